@@ -1,0 +1,6 @@
+// Every `ol` verb is a module here exporting `register(program)`. Add yours to the list.
+import type { Command } from "commander";
+
+export type RegisterCommand = (program: Command) => void;
+
+export const commands: RegisterCommand[] = [];
