@@ -1,8 +1,9 @@
 # The two commands of the Quickstart: `make up` and `make test`. Everything else is a step of those.
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+JOBS ?= $(shell nproc)
 
-.PHONY: up test build bootstrap bootstrap-tests gen native contracts down status clean
+.PHONY: up down status test build bootstrap bootstrap-tests gen native contracts ts clean
 
 up: bootstrap build
 	node kernel/dist/cli/main.js up
@@ -22,11 +23,24 @@ bootstrap:
 bootstrap-tests:
 	@scripts/bootstrap.sh --tests
 
+# Generated TypeScript from proto/ (ts-proto via buf); never committed.
 gen:
 	node scripts/gen-proto.js
 
-build: gen
+# Solidity -> contracts/out/*.json and typed ABIs (the contracts workspace's build script).
+contracts:
+	@if npm pkg get scripts.build -w @openledger/contracts | grep -q '"build"\|node\|tsx'; then npm run build -w @openledger/contracts; fi
+
+# The native engine: C++ library, tests, fuzzers and the Node-API addon.
+native:
+	@if [ -f native/CMakeLists.txt ]; then \
+	  cmake -S native -B native/build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null && \
+	  cmake --build native/build -j $(JOBS); fi
+
+ts: gen
 	npx tsc -b
+
+build: gen contracts native ts
 
 clean:
 	rm -rf kernel/sdk/src/gen kernel/dist kernel/sdk/dist contracts/out native/build

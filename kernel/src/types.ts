@@ -47,3 +47,38 @@ export interface Invoker {
   unary(path: string, request: Uint8Array, options: InvokeOptions): Promise<Uint8Array>;
   serverStream(path: string, request: Uint8Array, options: InvokeOptions): AsyncIterable<Uint8Array>;
 }
+
+export type PluginStateName = "starting" | "ready" | "backoff" | "failed" | "stopped";
+
+/** A plugin as the host knows it: started by the kernel, or remote (registered by address). */
+export interface PluginRuntime {
+  name: string;
+  version: string;
+  state: PluginStateName;
+  /** Why it is in this state (failure reason, backoff cause); "" when ready. */
+  reason: string;
+  /** 0 for remote plugins. */
+  pid: number;
+  /** Fully qualified service names it provides. */
+  services: string[];
+  /** Method paths ("/pkg.Service/Method") callable without authentication. */
+  publicMethods: string[];
+  restarts: number;
+  /** "unix:/path" or "host:port". */
+  address: string;
+  remote: boolean;
+  protocolVersion: number;
+  /** Secret shared with this plugin: the gateway signs identity headers with it. */
+  credential: Buffer;
+  stateChangedAt: number;
+}
+
+/** What the gateway, the registry service and the CLI need from the plugin host. */
+export interface PluginDirectory {
+  list(): PluginRuntime[];
+  get(name: string): PluginRuntime | undefined;
+  /** The plugin that provides `service` ("pkg.Service"), whatever its state. */
+  findByService(service: string): PluginRuntime | undefined;
+  /** Called on every state change (and on registration/removal). Returns an unsubscribe function. */
+  onChange(listener: (plugin: PluginRuntime) => void): () => void;
+}
