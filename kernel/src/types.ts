@@ -81,4 +81,11 @@ export interface PluginDirectory {
   findByService(service: string): PluginRuntime | undefined;
   /** Called on every state change (and on registration/removal). Returns an unsubscribe function. */
   onChange(listener: (plugin: PluginRuntime) => void): () => void;
+  /**
+   * Serialized google.protobuf.FileDescriptorProto messages the plugin `name` returned through
+   * reflection (FileContainingSymbol for each of its services, with their dependencies), learned at
+   * its last verification; [] when unknown. The gateway merges them to serve reflection for the
+   * union of services and to transcode JSON.
+   */
+  descriptorsOf(name: string): Uint8Array[];
 }
