@@ -1,0 +1,3 @@
+export * from "./credentials";
+export * from "./kernel-auth";
+export * from "./service";
