@@ -1,5 +1,6 @@
 import { Metadata, Server, ServerCredentials, credentials, status, type ServiceError } from "@grpc/grpc-js";
-import { authV1, type PluginRuntime } from "@openledger/sdk";
+import { authV1, signIdentity, type PluginRuntime } from "@openledger/sdk";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -137,15 +138,19 @@ describe("kernel auth", () => {
     const again = new CredentialStore(path.join(dir, "auth")).bootstrapAdminKey(ADMIN);
     expect(again).toEqual({ apiKey: first.apiKey, created: false });
     expect(auth.resolve(ECHO, meta({ "x-api-key": first.apiKey })).admin).toBe(true);
+    expect(auth.isAdmin(privateKeyToAccount(generatePrivateKey()).address.toLowerCase())).toBe(false);
   });
 
+  // The service trusts identity headers signed with the kernel credential, as the gateway adds them
+  // to calls of kernel services after running the Authenticator; `call` does the gateway's part.
   describe("AuthService over gRPC", () => {
+    const kernelCredential = randomBytes(32);
     let server: Server;
     let client: InstanceType<typeof authV1.AuthServiceClient>;
 
     beforeEach(async () => {
       server = new Server();
-      server.addService(authV1.AuthServiceService, createAuthService(auth));
+      server.addService(authV1.AuthServiceService, createAuthService(auth, kernelCredential));
       const port = await new Promise<number>((resolve, reject) =>
         server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
       );
@@ -156,7 +161,13 @@ describe("kernel auth", () => {
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
     });
 
-    function call<Req, Res>(method: string, request: Req, metadata = new Metadata()): Promise<Res> {
+    async function call<Req, Res>(method: string, request: Req, credentials = new Metadata()): Promise<Res> {
+      const path = `/openledger.kernel.v1.AuthService/${method[0].toUpperCase()}${method.slice(1)}`;
+      const identity = await auth.authenticate(path, credentials);
+      return direct(method, request, meta(signIdentity(kernelCredential, identity, path)));
+    }
+
+    function direct<Req, Res>(method: string, request: Req, metadata: Metadata): Promise<Res> {
       return new Promise((resolve, reject) => {
         const fn = (client as unknown as Record<string, (r: Req, m: Metadata, cb: (e: ServiceError | null, v: Res) => void) => void>)[method];
         fn.call(client, request, metadata, (err, value) => (err ? reject(err) : resolve(value)));
@@ -201,6 +212,13 @@ describe("kernel auth", () => {
       expect(anonymous.code).toBe(status.UNAUTHENTICATED);
       const badAddress = await refusal(call("createApiKey", { address: "0x1234", label: "", admin: false }, admin));
       expect(badAddress.code).toBe(status.INVALID_ARGUMENT);
+    });
+
+    test("a call that bypasses the gateway, or is signed with another credential, is UNAUTHENTICATED", async () => {
+      const bypass = await refusal(direct("whoAmI", {}, meta({ "x-api-key": auth.store.bootstrapAdminKey(ADMIN).apiKey })));
+      expect([bypass.code, bypass.details]).toEqual([status.UNAUTHENTICATED, "call carries no identity signed by the kernel gateway"]);
+      const forged = signIdentity(randomBytes(32), { address: ADMIN, authMethod: "apikey" }, "/openledger.kernel.v1.AuthService/WhoAmI");
+      expect((await refusal(direct("whoAmI", {}, meta(forged)))).code).toBe(status.UNAUTHENTICATED);
     });
   });
 });

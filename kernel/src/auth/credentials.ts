@@ -123,6 +123,11 @@ export class CredentialStore {
     this.save();
   }
 
+  /** Whether `address` holds an admin key that is not revoked. */
+  hasAdminKey(address: string): boolean {
+    return [...this.keys.values()].some((key) => key.admin && !key.revoked && key.address === address);
+  }
+
   /**
    * The admin API key `ol` uses to call the kernel, kept in <dir>/admin-api-key (0600). Created at
    * the first start (bound to `address`); `created` tells the caller to print it, once.

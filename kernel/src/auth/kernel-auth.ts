@@ -69,31 +69,38 @@ export class KernelAuth {
   }
 
   /** The `Authenticator` the gateway and the HTTP layer run on every call. */
-  readonly authenticate: Authenticator = async (method, metadata) => this.resolve(method, metadata).identity;
+  readonly authenticate: Authenticator = async (method, metadata) => this.identify(method, metadata);
+
+  /**
+   * Admins: the configured addresses and the addresses of admin API keys (the bootstrap key's
+   * address among them), whichever way they authenticated.
+   */
+  isAdmin(address: string): boolean {
+    return address !== "" && (this.admins.has(address) || this.options.store.hasAdminKey(address));
+  }
 
   /** Like `authenticate`, and also says whether the caller is an admin. Throws UNAUTHENTICATED. */
   resolve(method: string, metadata: Metadata): Caller {
+    const identity = this.identify(method, metadata);
+    return { identity, admin: this.isAdmin(identity.address) };
+  }
+
+  private identify(method: string, metadata: Metadata): Identity {
     const reserved = Object.keys(metadata.getMap()).find((name) => name.toLowerCase().startsWith(RESERVED_HEADER_PREFIX));
     if (reserved) {
       throw grpcError(status.UNAUTHENTICATED, `header ${reserved} is reserved for the kernel and may not be sent by a client`);
     }
     const credential = this.credentialOf(metadata);
     if (credential === undefined) {
-      if (this.options.isPublic(method)) return { identity: { address: "", authMethod: "none" }, admin: false };
+      if (this.options.isPublic(method)) return { address: "", authMethod: "none" };
       throw grpcError(
         status.UNAUTHENTICATED,
         `${method} needs credentials: send "authorization: Bearer <API key or session token>" or "x-api-key: <API key>"`,
       );
     }
     try {
-      if (credential.startsWith(API_KEY_PREFIX)) {
-        const key = this.options.store.verifyApiKey(credential);
-        return { identity: { address: key.address, authMethod: "apikey" }, admin: key.admin || this.admins.has(key.address) };
-      }
-      if (credential.startsWith(SESSION_PREFIX)) {
-        const session = this.options.store.verifySession(credential);
-        return { identity: { address: session.address, authMethod: "siwe" }, admin: this.admins.has(session.address) };
-      }
+      if (credential.startsWith(API_KEY_PREFIX)) return { address: this.options.store.verifyApiKey(credential).address, authMethod: "apikey" };
+      if (credential.startsWith(SESSION_PREFIX)) return { address: this.options.store.verifySession(credential).address, authMethod: "siwe" };
     } catch (err) {
       if (err instanceof CredentialError) throw grpcError(status.UNAUTHENTICATED, err.message);
       throw err;
