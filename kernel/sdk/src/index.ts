@@ -5,3 +5,4 @@ export * from "./process/managed";
 // Generated kernel protos, namespaced (ts-proto emits the same helper names in every file).
 export * as authV1 from "./gen/openledger/kernel/v1/auth";
 export * as kernelV1 from "./gen/openledger/kernel/v1/kernel";
+export * from "./chain";

@@ -1,0 +1,55 @@
+// viem clients for one chain and one signing account.
+import {
+  createPublicClient,
+  createWalletClient,
+  defineChain,
+  http,
+  type Chain,
+  type Hex,
+  type PrivateKeyAccount,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+
+export interface ChainClients {
+  readonly chain: Chain;
+  readonly account: PrivateKeyAccount;
+  readonly publicClient: PublicClient<Transport, Chain>;
+  readonly walletClient: WalletClient<Transport, Chain, PrivateKeyAccount>;
+}
+
+export interface ConnectOptions {
+  rpcUrl: string;
+  privateKey: Hex;
+  /** How often to poll for receipts and blocks; default 50 ms on a local anvil chain, 1 s elsewhere. */
+  pollingIntervalMs?: number;
+}
+
+const LOCAL_CHAIN_ID = 31337;
+
+export async function connectChain(options: ConnectOptions): Promise<ChainClients> {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(options.privateKey)) {
+    throw new Error("chain: the private key must be 32 bytes of hex with a 0x prefix");
+  }
+  const transport = http(options.rpcUrl);
+  const probe = createPublicClient({ transport });
+  const chainId = await probe.getChainId().catch((err: unknown) => {
+    throw new Error(`chain: cannot reach ${options.rpcUrl}: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  const chain = defineChain({
+    id: chainId,
+    name: chainId === LOCAL_CHAIN_ID ? "anvil" : `chain-${chainId}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [options.rpcUrl] } },
+  });
+  const pollingInterval = options.pollingIntervalMs ?? (chainId === LOCAL_CHAIN_ID ? 50 : 1000);
+  const account = privateKeyToAccount(options.privateKey);
+  return {
+    chain,
+    account,
+    publicClient: createPublicClient({ chain, transport, pollingInterval }),
+    walletClient: createWalletClient({ chain, transport, account, pollingInterval }),
+  };
+}

@@ -1,0 +1,64 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { ANVIL_DEV_PRIVATE_KEYS, startAnvil, type AnvilChain } from "./anvil";
+import { connectChain, type ChainClients } from "./clients";
+import { deployPlatform, loadAddressBook, PLATFORM_CONTRACTS } from "./deploy";
+import { platformContracts } from "./contracts";
+
+describe("deployPlatform against a real anvil", () => {
+  let anvil: AnvilChain;
+  let clients: ChainClients;
+  let dir: string;
+
+  beforeAll(async () => {
+    anvil = await startAnvil();
+    clients = await connectChain({ rpcUrl: anvil.rpcUrl, privateKey: ANVIL_DEV_PRIVATE_KEYS[0] });
+    dir = mkdtempSync(path.join(tmpdir(), "ol-deploy-"));
+  });
+  afterAll(async () => {
+    await anvil?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("deploys every contract once, and a second run sends nothing and leaves the address book alone", async () => {
+    const first = await deployPlatform(clients, { addressBookDir: dir });
+    expect(first.transactionsSent).toBe(PLATFORM_CONTRACTS.length + 7);
+    for (const name of PLATFORM_CONTRACTS) {
+      const code = await clients.publicClient.getCode({ address: first.addresses[name] });
+      expect(code?.length ?? 0).toBeGreaterThan(2);
+    }
+    const bookBefore = readFileSync(first.addressBookPath, "utf8");
+    const mtimeBefore = statSync(first.addressBookPath).mtimeMs;
+    const nonceBefore = await clients.publicClient.getTransactionCount({ address: clients.account.address });
+
+    const second = await deployPlatform(clients, { addressBookDir: dir });
+    expect(second.transactionsSent).toBe(0);
+    expect(second.addresses).toEqual(first.addresses);
+    expect(readFileSync(second.addressBookPath, "utf8")).toBe(bookBefore);
+    expect(statSync(second.addressBookPath).mtimeMs).toBe(mtimeBefore);
+    expect(await clients.publicClient.getTransactionCount({ address: clients.account.address })).toBe(nonceBefore);
+    expect(loadAddressBook(dir, anvil.chainId)).toEqual(first.addresses);
+  });
+
+  it("wires roles: the operator anchors and settles, the governor proposes, the deployer no longer administers the timelock", async () => {
+    const addresses = loadAddressBook(dir, anvil.chainId);
+    const c = platformContracts(clients, addresses);
+    const me = clients.account.address;
+    expect(await c.datanetRegistry.read.hasRole([await c.datanetRegistry.read.ANCHORER_ROLE(), me])).toBe(true);
+    expect(await c.rewardDistributor.read.hasRole([await c.rewardDistributor.read.SETTLEMENT_ROLE(), me])).toBe(true);
+    expect(await c.attributionAnchor.read.hasRole([await c.attributionAnchor.read.SETTLEMENT_ROLE(), me])).toBe(true);
+    expect(await c.contributionVotes.read.hasRole([await c.contributionVotes.read.SETTLEMENT_ROLE(), me])).toBe(true);
+    const timelock = c.openTimelock;
+    expect(await timelock.read.hasRole([await timelock.read.PROPOSER_ROLE(), addresses.OpenGovernor])).toBe(true);
+    expect(await timelock.read.hasRole([await timelock.read.DEFAULT_ADMIN_ROLE(), me])).toBe(false);
+    expect(await c.protocolParameters.read.owner()).toBe(addresses.OpenTimelock);
+    expect(await c.agentStaking.read.owner()).toBe(addresses.OpenTimelock);
+    expect(await c.openToken.read.balanceOf([me])).toBe(1_000_000_000n * 10n ** 18n);
+  });
+
+  it("refuses an address book written by another deployer", async () => {
+    const other = await connectChain({ rpcUrl: anvil.rpcUrl, privateKey: ANVIL_DEV_PRIVATE_KEYS[1] });
+    await expect(deployPlatform(other, { addressBookDir: dir })).rejects.toThrow(/was deployed by/);
+  });
+});

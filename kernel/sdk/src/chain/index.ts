@@ -1,0 +1,7 @@
+// The chain layer: a local anvil, viem clients, idempotent writes, deployment, typed contracts, Merkle trees.
+export * from "./anvil";
+export * from "./clients";
+export * from "./send";
+export * from "./deploy";
+export * from "./contracts";
+export * from "./merkle";
