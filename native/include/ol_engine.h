@@ -4,7 +4,7 @@
  * Conventions:
  *  - Every function that can fail returns an ol_status (0 = OK) and, on failure, a message that
  *    ol_last_error() returns for the calling thread until the next call on that thread.
- *  - Handles are opaque; each *_create/*_load has a matching *_free. Freeing NULL is a no-op.
+ *  - Handles are opaque; each _create and _load function has a matching _free. Freeing NULL is a no-op.
  *  - Strings are UTF-8, NUL-terminated unless a length is given. Token ids are int32.
  *  - Thread safety: an ol_model is immutable after load and may be shared. An ol_engine is safe to
  *    call from any thread: requests are queued and run by the engine's own scheduler thread.

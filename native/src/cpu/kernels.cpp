@@ -1,0 +1,40 @@
+#include "cpu/kernels.h"
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace ol {
+
+namespace {
+bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"); }
+
+std::vector<const KernelSet*> detect() {
+  std::vector<const KernelSet*> sets{&kernels_scalar()};
+  if (cpu_has_avx2() && kernels_avx2() != nullptr) sets.push_back(kernels_avx2());
+  return sets;
+}
+const std::vector<const KernelSet*>& usable() {
+  static const std::vector<const KernelSet*> sets = detect();
+  return sets;
+}
+}  // namespace
+
+const KernelSet* const* available_kernel_sets(size_t* count) {
+  *count = usable().size();
+  return usable().data();
+}
+
+const KernelSet& kernels() {
+  static const KernelSet* chosen = [] {
+    const auto& sets = usable();
+    const char* forced = std::getenv("OL_ISA");
+    if (forced != nullptr)
+      for (const KernelSet* s : sets)
+        if (s->isa == forced) return s;
+    return sets.back();
+  }();
+  return *chosen;
+}
+
+}  // namespace ol

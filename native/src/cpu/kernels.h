@@ -1,0 +1,35 @@
+// Dot products of one stored weight row with one activation row, per weight type, with the
+// instruction set chosen once at run time (cpuid). Float weights (F32/F16/BF16) take float
+// activations; quantized weights take activations quantized to BlockQ8Act (integer dot products).
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "cpu/quant.h"
+
+namespace ol {
+
+using RowDotFn = float (*)(const void* weight_row, const void* activation, size_t n);
+using QuantizeActFn = void (*)(const float* x, BlockQ8Act* out, size_t n);
+using VecDotF32Fn = float (*)(const float* a, const float* b, size_t n);
+
+struct KernelSet {
+  std::string_view isa;  // "scalar", "avx2"
+  RowDotFn row_dot[31];  // indexed by DType value; nullptr for unused ids
+  QuantizeActFn quantize_act;
+  VecDotF32Fn dot_f32;   // plain float dot (attention, LoRA)
+};
+
+inline bool takes_quantized_activations(DType t) { return dtype_is_quantized(t); }
+
+// The best kernel set this CPU supports (OL_ISA=scalar|avx2 env var may force a lower one).
+const KernelSet& kernels();
+// All sets usable on this CPU, best last (tests compare them against the scalar reference).
+const KernelSet* const* available_kernel_sets(size_t* count);
+
+// Provided by the per-ISA translation units.
+const KernelSet& kernels_scalar();
+const KernelSet* kernels_avx2();  // nullptr when not compiled in
+
+}  // namespace ol

@@ -1,0 +1,32 @@
+// Element types of stored tensors. Values are GGUF's ggml_type ids so the loader maps them 1:1.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace ol {
+
+enum class DType : uint32_t {
+  F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q8_0 = 8, Q4_K = 12, Q6_K = 14, BF16 = 30,
+};
+
+struct DTypeTraits {
+  std::string_view name;
+  size_t block_elems;  // elements per block (1 for float types)
+  size_t block_bytes;  // bytes per block
+};
+
+// nullopt for ids the engine does not support.
+std::optional<DType> dtype_from_ggml(uint32_t id);
+const DTypeTraits& dtype_traits(DType t);
+inline std::string_view dtype_name(DType t) { return dtype_traits(t).name; }
+inline bool dtype_is_quantized(DType t) { return dtype_traits(t).block_elems > 1; }
+// Bytes of a row of n elements; n must be a multiple of block_elems (checked by callers).
+inline size_t row_bytes(DType t, size_t n) {
+  const auto& tr = dtype_traits(t);
+  return n / tr.block_elems * tr.block_bytes;
+}
+
+}  // namespace ol

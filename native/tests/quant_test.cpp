@@ -1,0 +1,163 @@
+// Quantized formats: reference dequantization against hand-computed blocks and round trips, and
+// every SIMD kernel set against the scalar reference and a float dot of the dequantized rows.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "cpu/kernels.h"
+#include "cpu/quant.h"
+
+using namespace ol;
+
+namespace {
+
+const DType kAllTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q8_0, DType::Q4_K, DType::Q6_K};
+
+std::vector<float> random_values(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+std::vector<uint8_t> quantize(DType t, const std::vector<float>& x) {
+  std::vector<uint8_t> q(row_bytes(t, x.size()));
+  quantize_row(t, x.data(), q.data(), x.size());
+  return q;
+}
+
+}  // namespace
+
+TEST(Half, RoundTripsExactValues) {
+  for (float f : {0.0f, 1.0f, -2.5f, 65504.0f, 0.000061035156f, 5.9604645e-08f}) EXPECT_EQ(f16_to_f32(f32_to_f16(f)), f);
+  EXPECT_TRUE(std::isinf(f16_to_f32(0x7C00)));
+  EXPECT_EQ(bf16_to_f32(f32_to_bf16(3.0f)), 3.0f);
+}
+
+TEST(Dequantize, Q4_0HandBlock) {
+  BlockQ4_0 b{};
+  b.d = f32_to_f16(0.5f);
+  for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<uint8_t>(j | ((15 - j) << 4));
+  float y[32];
+  dequantize_row(DType::Q4_0, &b, y, 32);
+  for (int j = 0; j < 16; ++j) {
+    EXPECT_FLOAT_EQ(y[j], 0.5f * (j - 8));
+    EXPECT_FLOAT_EQ(y[j + 16], 0.5f * (15 - j - 8));
+  }
+}
+
+TEST(Dequantize, Q4_1AndQ8_0HandBlocks) {
+  BlockQ4_1 b{};
+  b.d = f32_to_f16(2.0f);
+  b.m = f32_to_f16(-1.0f);
+  for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<uint8_t>(3 | (7 << 4));
+  float y[32];
+  dequantize_row(DType::Q4_1, &b, y, 32);
+  EXPECT_FLOAT_EQ(y[0], 5.0f);
+  EXPECT_FLOAT_EQ(y[31], 13.0f);
+  BlockQ8_0 c{};
+  c.d = f32_to_f16(0.25f);
+  for (int j = 0; j < 32; ++j) c.qs[j] = static_cast<int8_t>(j - 16);
+  dequantize_row(DType::Q8_0, &c, y, 32);
+  for (int j = 0; j < 32; ++j) EXPECT_FLOAT_EQ(y[j], 0.25f * (j - 16));
+}
+
+TEST(Dequantize, Q4_KHandBlock) {
+  BlockQ4_K b{};
+  b.d = f32_to_f16(1.0f);
+  b.dmin = f32_to_f16(0.5f);
+  // Sub-block scales 1..8 and mins 2..9 in the 12-byte packing.
+  const uint8_t sc[8] = {1, 2, 3, 4, 5, 6, 7, 40}, mn[8] = {2, 3, 4, 5, 6, 7, 8, 50};
+  for (int j = 0; j < 4; ++j) {
+    b.scales[j] = static_cast<uint8_t>(sc[j] | ((sc[j + 4] >> 4) << 6));
+    b.scales[j + 4] = static_cast<uint8_t>(mn[j] | ((mn[j + 4] >> 4) << 6));
+    b.scales[j + 8] = static_cast<uint8_t>((sc[j + 4] & 0xF) | ((mn[j + 4] & 0xF) << 4));
+  }
+  for (int j = 0; j < 128; ++j) b.qs[j] = static_cast<uint8_t>((j % 16) | ((15 - j % 16) << 4));
+  std::vector<float> y(256);
+  dequantize_row(DType::Q4_K, &b, y.data(), 256);
+  for (int e = 0; e < 256; ++e) {
+    const int sub = e / 32, l = e % 32, chunk = e / 64;
+    const uint8_t byte = b.qs[chunk * 32 + l];
+    const int q = (sub % 2 == 0) ? (byte & 0xF) : (byte >> 4);
+    EXPECT_FLOAT_EQ(y[static_cast<size_t>(e)], 1.0f * sc[sub] * q - 0.5f * mn[sub]) << e;
+  }
+}
+
+TEST(Dequantize, Q6_KHandBlock) {
+  BlockQ6_K b{};
+  b.d = f32_to_f16(0.125f);
+  for (int j = 0; j < 16; ++j) b.scales[j] = static_cast<int8_t>(j - 8);
+  // Element e holds value (e % 64): its low 4 bits in ql, high 2 bits in qh.
+  for (int e = 0; e < 256; ++e) {
+    const int v = e % 64, c = e / 128, o = e % 128, part = o / 32, l = o % 32;
+    uint8_t& ql = b.ql[c * 64 + l + (part & 1) * 32];
+    ql = static_cast<uint8_t>(ql | ((v & 0xF) << (part >= 2 ? 4 : 0)));
+    b.qh[c * 32 + l] = static_cast<uint8_t>(b.qh[c * 32 + l] | ((v >> 4) << (2 * part)));
+  }
+  std::vector<float> y(256);
+  dequantize_row(DType::Q6_K, &b, y.data(), 256);
+  for (int e = 0; e < 256; ++e) EXPECT_FLOAT_EQ(y[static_cast<size_t>(e)], 0.125f * (e / 16 - 8) * (e % 64 - 32)) << e;
+}
+
+TEST(Quantize, RoundTripErrorIsBoundedByTheFormat) {
+  const auto x = random_values(1024, 7);
+  for (DType t : kAllTypes) {
+    const auto q = quantize(t, x);
+    std::vector<float> y(x.size());
+    dequantize_row(t, q.data(), y.data(), x.size());
+    double err = 0, norm = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      err += (x[i] - y[i]) * (x[i] - y[i]);
+      norm += x[i] * x[i];
+    }
+    const double rel = std::sqrt(err / norm);
+    const double bound = t == DType::F32 ? 1e-7 : t == DType::F16 ? 1e-3 : t == DType::BF16 ? 5e-3 : t == DType::Q8_0 ? 0.01 : t == DType::Q6_K ? 0.05 : 0.2;
+    EXPECT_LT(rel, bound) << dtype_name(t);
+  }
+}
+
+TEST(Kernels, EverySetMatchesTheDequantizedDot) {
+  const size_t n = 1024;
+  const auto w = random_values(n, 11), x = random_values(n, 12);
+  std::vector<BlockQ8Act> act(n / 32);
+  quantize_activations_ref(x.data(), act.data(), n);
+  std::vector<float> xq(n);  // the activations as the integer kernels see them
+  for (size_t i = 0; i < n; ++i) xq[i] = act[i / 32].d * act[i / 32].qs[i % 32];
+  size_t count = 0;
+  const KernelSet* const* sets = available_kernel_sets(&count);
+  ASSERT_GE(count, 1u);
+  for (DType t : kAllTypes) {
+    const auto q = quantize(t, w);
+    std::vector<float> wd(n);
+    dequantize_row(t, q.data(), wd.data(), n);
+    const bool qa = takes_quantized_activations(t);
+    double ref = 0;
+    for (size_t i = 0; i < n; ++i) ref += static_cast<double>(wd[i]) * (qa ? xq[i] : x[i]);
+    for (size_t s = 0; s < count; ++s) {
+      const float got = sets[s]->row_dot[static_cast<int>(t)](q.data(), qa ? static_cast<const void*>(act.data()) : x.data(), n);
+      EXPECT_NEAR(got, ref, 1e-3 * (1 + std::fabs(ref))) << dtype_name(t) << " " << sets[s]->isa;
+    }
+  }
+}
+
+TEST(Kernels, ActivationQuantizationMatchesTheReference) {
+  const auto x = random_values(512, 3);
+  std::vector<BlockQ8Act> ref(16), got(16);
+  quantize_activations_ref(x.data(), ref.data(), 512);
+  size_t count = 0;
+  const KernelSet* const* sets = available_kernel_sets(&count);
+  for (size_t s = 0; s < count; ++s) {
+    sets[s]->quantize_act(x.data(), got.data(), 512);
+    for (size_t b = 0; b < 16; ++b) {
+      EXPECT_FLOAT_EQ(got[b].d, ref[b].d);
+      EXPECT_FLOAT_EQ(got[b].s, ref[b].s);
+      EXPECT_EQ(std::memcmp(got[b].qs, ref[b].qs, 32), 0) << sets[s]->isa;
+    }
+    EXPECT_NEAR(sets[s]->dot_f32(x.data(), x.data() + 256, 256), kernels_scalar().dot_f32(x.data(), x.data() + 256, 256), 1e-3);
+  }
+}
