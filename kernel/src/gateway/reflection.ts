@@ -4,6 +4,8 @@ import path from "node:path";
 import { loadPackageDefinition, status as Status } from "@grpc/grpc-js";
 import type { GrpcObject, ServerDuplexStream, ServiceClientConstructor, ServiceDefinition } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema, type DescriptorProto } from "@bufbuild/protobuf/wkt";
 import type { DescriptorCatalog } from "./catalog";
 
 export const REFLECTION_SERVICES = ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
@@ -48,8 +50,48 @@ export function loadReflectionVersions(): ReflectionVersion[] {
     const reflection = (loadPackageDefinition(packageDefinition).grpc as GrpcObject).reflection as GrpcObject;
     const client = (reflection[version] as GrpcObject).ServerReflection as ServiceClientConstructor;
     const files = packageDefinition[`grpc.reflection.${version}.ServerReflectionRequest`].fileDescriptorProtos ?? [];
-    return { definition: client.service, files: files as Uint8Array[] };
+    const name = `grpc/reflection/${version}/reflection.proto`;
+    return { definition: client.service, files: (files as Uint8Array[]).map((file) => canonicalFile(file, name)) };
   });
+}
+
+/**
+ * proto-loader (protobufjs) writes field type names relative to their scope ("ExtensionRequest");
+ * descriptor consumers expect them fully qualified (".grpc.reflection.v1.ExtensionRequest").
+ * Also restores the file's own name, which proto-loader replaces by one derived from the package.
+ */
+function canonicalFile(bytes: Uint8Array, name: string): Uint8Array {
+  const file = fromBinary(FileDescriptorProtoSchema, bytes);
+  const defined = new Set<string>();
+  const collect = (messages: DescriptorProto[], scope: string): void => {
+    for (const message of messages) {
+      const qualified = `${scope}.${message.name}`;
+      defined.add(qualified);
+      message.enumType.forEach((e) => defined.add(`${qualified}.${e.name}`));
+      collect(message.nestedType, qualified);
+    }
+  };
+  collect(file.messageType, `.${file.package}`);
+  file.enumType.forEach((e) => defined.add(`.${file.package}.${e.name}`));
+  const qualify = (messages: DescriptorProto[], scope: string): void => {
+    for (const message of messages) {
+      const inner = `${scope}.${message.name}`;
+      for (const field of message.field) {
+        if (field.typeName === "" || field.typeName.startsWith(".")) continue;
+        // Innermost scope first, as protoc resolves names.
+        for (let candidate = inner; candidate !== ""; candidate = candidate.slice(0, candidate.lastIndexOf("."))) {
+          if (defined.has(`${candidate}.${field.typeName}`)) {
+            field.typeName = `${candidate}.${field.typeName}`;
+            break;
+          }
+        }
+      }
+      qualify(message.nestedType, inner);
+    }
+  };
+  qualify(file.messageType, `.${file.package}`);
+  file.name = name;
+  return toBinary(FileDescriptorProtoSchema, file);
 }
 
 function fileResponse(files: Uint8Array[], what: string): Partial<ReflectionResponse> {
