@@ -1,0 +1,269 @@
+#include "pre_tokenizer.h"
+
+#include <stdexcept>
+
+#include "unicode.h"
+
+namespace ol {
+namespace {
+
+using unicode::flags;
+
+// A split works on code points and keeps llama.cpp's model: the text is a list of pieces (lengths
+// in code points); each rule re-splits every piece on its own, so no rule looks across a piece
+// boundary, and both matches and the text between them become pieces.
+using Pieces = std::vector<size_t>;
+
+// Calls emit_piece(begin, end) for the sub-pieces `split_one(begin, end, add)` produces.
+template <typename SplitOne>
+Pieces split_each(const Pieces& pieces, SplitOne split_one) {
+  Pieces out;
+  out.reserve(pieces.size());
+  size_t begin = 0;
+  for (size_t length : pieces) {
+    split_one(begin, begin + length, out);
+    begin += length;
+  }
+  return out;
+}
+
+// Regex-search semantics for rules whose match at a position is decided there: `match(pos, end)`
+// returns the match length (0: none); text between matches becomes its own piece.
+template <typename Match>
+Pieces split_matches(const Pieces& pieces, Match match) {
+  return split_each(pieces, [&](size_t begin, size_t end, Pieces& out) {
+    size_t gap_start = begin;
+    size_t pos = begin;
+    while (pos < end) {
+      const size_t length = match(pos, end);
+      if (length == 0) {
+        ++pos;
+        continue;
+      }
+      if (pos > gap_start) out.push_back(pos - gap_start);
+      out.push_back(length);
+      pos += length;
+      gap_start = pos;
+    }
+    if (end > gap_start) out.push_back(end - gap_start);
+  });
+}
+
+constexpr uint32_t kOutOfRange = 0xFFFFFFFF;
+
+// Accessors that treat everything outside [begin, end) as absent, as lookaheads must.
+struct Window {
+  const std::vector<uint32_t>& cps;
+  size_t begin, end;
+  uint32_t cp(size_t pos) const { return pos >= begin && pos < end ? cps[pos] : kOutOfRange; }
+  uint16_t flag(size_t pos) const { return pos >= begin && pos < end ? flags(cps[pos]) : 0; }
+};
+
+bool is_letter(uint16_t f) { return f & unicode::kLetter; }
+bool is_number(uint16_t f) { return f & unicode::kNumber; }
+bool is_space(uint16_t f) { return f & unicode::kWhitespace; }
+// [^\s\p{L}\p{N}] for a code point inside the window.
+bool is_other(uint16_t f) { return f != 0 && !is_space(f) && !is_letter(f) && !is_number(f); }
+bool is_newline(uint32_t cp) { return cp == '\r' || cp == '\n'; }
+
+uint32_t ascii_lower(uint32_t cp) { return cp >= 'A' && cp <= 'Z' ? cp + 32 : cp; }
+
+// 's|'t|'re|'ve|'m|'ll|'d (optionally case-insensitive): length of the contraction at pos, or 0.
+size_t contraction_length(const Window& w, size_t pos, bool ignore_case) {
+  if (w.cp(pos) != '\'' || pos + 1 >= w.end) return 0;
+  const auto fold = [&](uint32_t cp) { return ignore_case ? ascii_lower(cp) : cp; };
+  const uint32_t next = fold(w.cp(pos + 1));
+  if (next == 's' || next == 't' || next == 'm' || next == 'd') return 2;
+  if (pos + 2 >= w.end) return 0;
+  const uint32_t next2 = fold(w.cp(pos + 2));
+  if ((next == 'r' && next2 == 'e') || (next == 'v' && next2 == 'e') || (next == 'l' && next2 == 'l')) return 3;
+  return 0;
+}
+
+// Length of the whitespace run starting at pos.
+size_t whitespace_run(const Window& w, size_t pos) {
+  size_t n = 0;
+  while (is_space(w.flag(pos + n))) ++n;
+  return n;
+}
+
+// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+void split_gpt2(const std::vector<uint32_t>& cps, size_t begin, size_t end, Pieces& out) {
+  const Window w{cps, begin, end};
+  size_t pos = begin;
+  const auto emit_to = [&](size_t to) {
+    if (to > pos) out.push_back(to - pos);
+    pos = to;
+  };
+  while (pos < end) {
+    if (size_t n = contraction_length(w, pos, false)) {
+      emit_to(pos + n);
+      continue;
+    }
+    const bool space = w.cp(pos) == ' ';
+    const uint16_t head = w.flag(pos + (space ? 1 : 0));
+    size_t stop = pos + (space ? 1 : 0);
+    if (is_letter(head)) {
+      while (is_letter(w.flag(stop))) ++stop;
+      emit_to(stop);
+      continue;
+    }
+    if (is_number(head)) {
+      while (is_number(w.flag(stop))) ++stop;
+      emit_to(stop);
+      continue;
+    }
+    if (is_other(head)) {
+      while (is_other(w.flag(stop))) ++stop;
+      emit_to(stop);
+      continue;
+    }
+    const size_t spaces = whitespace_run(w, pos);
+    if (spaces > 1 && w.cp(pos + spaces) != kOutOfRange) {
+      emit_to(pos + spaces - 1);  // \s+(?!\S): leave the last space to the next word
+    } else if (spaces > 0) {
+      emit_to(pos + spaces);
+    } else {
+      emit_to(pos + 1);  // ' ' at the very end of the piece, alone
+    }
+  }
+}
+
+// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,max_digits}| ?[^\s\p{L}\p{N}]+[\r\n]*|
+// \s*[\r\n]+|\s+(?!\S)|\s+
+void split_llama3(const std::vector<uint32_t>& cps, size_t begin, size_t end, size_t max_digits, Pieces& out) {
+  const Window w{cps, begin, end};
+  size_t pos = begin;
+  const auto emit_to = [&](size_t to) {
+    if (to > pos) out.push_back(to - pos);
+    pos = to;
+  };
+  while (pos < end) {
+    if (size_t n = contraction_length(w, pos, true)) {
+      emit_to(pos + n);
+      continue;
+    }
+    const uint32_t cp = w.cp(pos);
+    const uint16_t f = w.flag(pos);
+    if (!is_newline(cp) && !is_number(f) && (is_letter(f) || is_letter(w.flag(pos + 1)))) {
+      size_t stop = pos + 1;
+      while (is_letter(w.flag(stop))) ++stop;
+      emit_to(stop);
+      continue;
+    }
+    if (is_number(f)) {
+      while (is_number(w.flag(pos))) {
+        size_t stop = pos;
+        while (stop - pos < max_digits && is_number(w.flag(stop))) ++stop;
+        emit_to(stop);
+      }
+      continue;
+    }
+    const bool space = cp == ' ';
+    const uint16_t head = w.flag(pos + (space ? 1 : 0));
+    if (is_other(head) || (space && head == 0)) {
+      size_t stop = pos + (space ? 1 : 0);
+      while (is_other(w.flag(stop))) ++stop;
+      while (is_newline(w.cp(stop))) ++stop;
+      emit_to(stop);
+      continue;
+    }
+    const size_t spaces = whitespace_run(w, pos);
+    size_t after_last_newline = 0;
+    for (size_t i = 0; i < spaces; ++i) {
+      if (is_newline(w.cp(pos + i))) after_last_newline = pos + i + 1;
+    }
+    if (after_last_newline > 0) {
+      emit_to(after_last_newline);  // \s*[\r\n]+
+    } else if (spaces > 1 && w.cp(pos + spaces) != kOutOfRange) {
+      emit_to(pos + spaces - 1);
+    } else if (spaces > 0) {
+      emit_to(pos + spaces);
+    } else {
+      emit_to(pos + 1);
+    }
+  }
+}
+
+bool is_ascii_digit(uint32_t cp) { return cp >= '0' && cp <= '9'; }
+
+std::vector<std::string> byte_encode_pieces(const std::vector<uint32_t>& cps, const Pieces& pieces) {
+  std::vector<std::string> words;
+  words.reserve(pieces.size());
+  size_t begin = 0;
+  std::string utf8;
+  for (size_t length : pieces) {
+    std::string word;
+    for (size_t i = begin; i < begin + length; ++i) {
+      utf8.clear();
+      unicode::append_utf8(utf8, cps[i]);
+      for (char byte : utf8) word += unicode::byte_to_symbol(static_cast<uint8_t>(byte));
+    }
+    words.push_back(std::move(word));
+    begin += length;
+  }
+  return words;
+}
+
+}  // namespace
+
+PreTokenizer pre_tokenizer_from_name(std::string_view name) {
+  if (name.empty() || name == "default") return PreTokenizer::Default;
+  if (name == "gpt-2" || name == "gpt2") return PreTokenizer::Gpt2;
+  if (name == "llama-bpe" || name == "llama3" || name == "llama-v3") return PreTokenizer::Llama3;
+  if (name == "qwen2") return PreTokenizer::Qwen2;
+  if (name == "smollm") return PreTokenizer::SmolLM;
+  throw std::runtime_error("unknown pre-tokenizer '" + std::string(name) +
+                           "' (supported: default, gpt-2, llama-bpe, qwen2, smollm)");
+}
+
+bool pre_tokenizer_ignores_merges(PreTokenizer pre) { return pre == PreTokenizer::Llama3; }
+
+std::vector<std::string> pre_tokenize(std::string_view text, PreTokenizer pre) {
+  const std::vector<uint32_t> cps = unicode::decode_utf8(text);
+  Pieces pieces;
+  if (!cps.empty()) pieces.push_back(cps.size());
+  const auto gpt2 = [&](size_t b, size_t e, Pieces& out) { split_gpt2(cps, b, e, out); };
+  switch (pre) {
+    case PreTokenizer::Default: {
+      // [\p{P}\$\+<=>\^~\|]+, then GPT-2, then \p{N}+, then [0-9][0-9][0-9]
+      const auto punct = [&](size_t p) {
+        const uint32_t cp = cps[p];
+        return (flags(cp) & unicode::kPunctuation) || cp == '$' || cp == '+' || cp == '<' || cp == '=' ||
+               cp == '>' || cp == '^' || cp == '~' || cp == '|';
+      };
+      pieces = split_matches(pieces, [&](size_t p, size_t e) {
+        size_t stop = p;
+        while (stop < e && punct(stop)) ++stop;
+        return stop - p;
+      });
+      pieces = split_each(pieces, gpt2);
+      pieces = split_matches(pieces, [&](size_t p, size_t e) {
+        size_t stop = p;
+        while (stop < e && is_number(flags(cps[stop]))) ++stop;
+        return stop - p;
+      });
+      pieces = split_matches(pieces, [&](size_t p, size_t e) -> size_t {
+        return p + 3 <= e && is_ascii_digit(cps[p]) && is_ascii_digit(cps[p + 1]) && is_ascii_digit(cps[p + 2]) ? 3 : 0;
+      });
+      break;
+    }
+    case PreTokenizer::Gpt2:
+      pieces = split_each(pieces, gpt2);
+      break;
+    case PreTokenizer::Llama3:
+    case PreTokenizer::Qwen2: {
+      const size_t max_digits = pre == PreTokenizer::Llama3 ? 3 : 1;
+      pieces = split_each(pieces, [&](size_t b, size_t e, Pieces& out) { split_llama3(cps, b, e, max_digits, out); });
+      break;
+    }
+    case PreTokenizer::SmolLM:
+      // \p{N}, then GPT-2
+      pieces = split_matches(pieces, [&](size_t p, size_t) -> size_t { return is_number(flags(cps[p])) ? 1 : 0; });
+      pieces = split_each(pieces, gpt2);
+      break;
+  }
+  return byte_encode_pieces(cps, pieces);
+}
+
+}  // namespace ol

@@ -1,0 +1,28 @@
+// Byte-level BPE pre-tokenizers: split text into words the way llama.cpp's regexes do for each
+// GGUF tokenizer.ggml.pre value, written by hand over Unicode classes (no std::regex).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ol {
+
+enum class PreTokenizer {
+  Default,  // "default" or missing: GPT-2 rules plus punctuation, digit-run and 3-digit splits
+  Gpt2,     // "gpt-2", "gpt2"
+  Llama3,   // "llama-bpe", "llama3", "llama-v3": case-insensitive contractions, 1-3 digit numbers
+  Qwen2,    // "qwen2": Llama-3 rules with single digits
+  SmolLM,   // "smollm": single digits, then GPT-2 rules
+};
+
+// Throws std::runtime_error naming the value when it is not one of the above.
+PreTokenizer pre_tokenizer_from_name(std::string_view name);
+
+// Llama-3's tokenizer first looks each whole word up in the vocabulary before merging.
+bool pre_tokenizer_ignores_merges(PreTokenizer pre);
+
+// The words of `text`, each already byte-level encoded (every byte as its GPT-2 symbol).
+std::vector<std::string> pre_tokenize(std::string_view text, PreTokenizer pre);
+
+}  // namespace ol

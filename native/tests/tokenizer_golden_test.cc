@@ -1,0 +1,99 @@
+// Conformance with llama.cpp: the SmolLM2-135M-Instruct GGUF's tokenizer must give exactly the ids
+// llama.cpp gives (golden/smollm2-tokenizer.json, written by golden/gen-tokenizer-golden.mjs through
+// node-llama-cpp) on every string. The GGUF comes from $OL_SMOLLM2_GGUF or the model cache that
+// scripts/bootstrap.sh fills.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "common/json.h"
+#include "common/mapped_file.h"
+#include "model/gguf.h"
+#include "tokenizer/tokenizer.h"
+
+namespace ol {
+namespace {
+
+std::string model_path() {
+  if (const char* path = std::getenv("OL_SMOLLM2_GGUF")) return path;
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : "") + "/.cache/openledger/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+}
+
+// The tokenizer.* metadata of a GGUF, as llama.cpp reads it (only the keys this test's model uses
+// and the defaults llama.cpp applies when they are missing).
+TokenizerSpec spec_from_gguf(const GgufFile& gguf) {
+  TokenizerSpec spec;
+  const std::string model = gguf.string("tokenizer.ggml.model").value_or("");
+  if (model != "gpt2" && model != "llama") throw std::runtime_error("unexpected tokenizer.ggml.model " + model);
+  spec.kind = model == "gpt2" ? TokenizerKind::BytePairGpt2 : TokenizerKind::SentencePiece;
+  spec.pre = gguf.string("tokenizer.ggml.pre").value_or("default");
+  const auto strings = [&](const char* key) {
+    const GgufValue* v = gguf.find(key);
+    return v ? v->strings : std::vector<std::string>{};
+  };
+  spec.tokens = strings("tokenizer.ggml.tokens");
+  spec.merges = strings("tokenizer.ggml.merges");
+  if (const GgufValue* v = gguf.find("tokenizer.ggml.scores")) spec.scores.assign(v->numbers.begin(), v->numbers.end());
+  if (const GgufValue* v = gguf.find("tokenizer.ggml.token_type")) {
+    for (double t : v->numbers) spec.types.push_back(static_cast<TokenType>(static_cast<int32_t>(t)));
+  }
+  const auto id = [&](const char* key) { return static_cast<int32_t>(gguf.number(key).value_or(-1)); };
+  spec.bos_id = id("tokenizer.ggml.bos_token_id");
+  spec.eos_id = id("tokenizer.ggml.eos_token_id");
+  spec.unk_id = id("tokenizer.ggml.unknown_token_id");
+  spec.pad_id = id("tokenizer.ggml.padding_token_id");
+  const bool spm = spec.kind == TokenizerKind::SentencePiece;
+  spec.add_bos = gguf.number("tokenizer.ggml.add_bos_token").value_or(spm ? 1 : 0) != 0;
+  spec.add_eos = gguf.number("tokenizer.ggml.add_eos_token").value_or(0) != 0;
+  spec.add_space_prefix = gguf.number("tokenizer.ggml.add_space_prefix").value_or(spm ? 1 : 0) != 0;
+  spec.chat_template = gguf.string("tokenizer.chat_template").value_or("");
+  return spec;
+}
+
+class SmolLM2Tokenizer : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const MappedFile file(model_path());
+    tokenizer_ = make_tokenizer(spec_from_gguf(parse_gguf(file.data(), file.size()))).release();
+  }
+  static void TearDownTestSuite() { delete tokenizer_; }
+  static const Tokenizer* tokenizer_;
+};
+const Tokenizer* SmolLM2Tokenizer::tokenizer_ = nullptr;
+
+TEST_F(SmolLM2Tokenizer, IdsEqualLlamaCppOnGoldenStrings) {
+  const JsonValue golden = JsonValue::parse(read_text_file(OL_TOKENIZER_GOLDEN, 16 << 20));
+  const auto& cases = golden.find("cases")->as_array("cases");
+  ASSERT_GE(cases.size(), 200u);
+  size_t mismatches = 0;
+  for (const JsonValue& c : cases) {
+    const std::string& text = c.find("text")->as_string("text");
+    const bool parse_special = c.find("parse_special")->as_bool("parse_special");
+    std::vector<int32_t> expected;
+    for (const JsonValue& id : c.find("ids")->as_array("ids")) expected.push_back(static_cast<int32_t>(id.as_int("id")));
+    const std::vector<int32_t> ids = tokenizer_->encode(text, false, parse_special);
+    if (ids != expected) ++mismatches;
+    EXPECT_EQ(ids, expected) << "text: \"" << text << "\" parse_special=" << parse_special;
+    // Byte-level BPE loses nothing: decoding (special tokens rendered) gives the text back.
+    EXPECT_EQ(tokenizer_->decode(ids, true), text);
+  }
+  EXPECT_EQ(mismatches, 0u) << "of " << cases.size() << " golden strings";
+}
+
+TEST_F(SmolLM2Tokenizer, ChatTemplateFromMetadata) {
+  const std::string prompt = apply_chat_template(tokenizer_->spec(), {{"user", "What is 2+2?"}}, true);
+  EXPECT_EQ(prompt,
+            "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+            "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n");
+  const std::vector<int32_t> ids = tokenizer_->encode(prompt, true, true);
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids.front(), 1);  // <|im_start|>; the GGUF says add_bos_token = false
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 2), 2);  // two <|im_end|>
+}
+
+}  // namespace
+}  // namespace ol
