@@ -1,1 +1,4 @@
 export * from "./types";
+export * from "./host";
+export * from "./registry";
+export * from "./gateway";

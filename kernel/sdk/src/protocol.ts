@@ -29,6 +29,8 @@ export const ENV = {
   config: "OL_PLUGIN_CONFIG",
   /** Directory the plugin may keep state in. */
   dataDir: "OL_PLUGIN_DATA_DIR",
+  /** Comma-separated method paths the manifest declares public (callable without an identity). */
+  publicMethods: "OL_PLUGIN_PUBLIC_METHODS",
 } as const;
 
 /**
