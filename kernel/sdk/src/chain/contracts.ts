@@ -1,6 +1,6 @@
 // Typed viem contract instances for a deployed platform (reads and writes checked against the ABIs).
 // Writes that must survive retries go through sendIdempotent with contractCall instead of `.write`.
-import { getContract, type Address, type GetContractReturnType } from "viem";
+import { getContract, publicActions, type Address, type GetContractReturnType } from "viem";
 import {
   agentStakingAbi,
   attributionAnchorAbi,
@@ -16,7 +16,9 @@ import {
 import type { ChainClients } from "./clients";
 import type { PlatformAddresses } from "./deploy";
 
-type Clients = { public: ChainClients["publicClient"]; wallet: ChainClients["walletClient"] };
+// One client that reads and signs, so `simulate` runs as the signing account (as `write` does).
+const signingClient = (clients: ChainClients) => clients.walletClient.extend(publicActions);
+type Clients = ReturnType<typeof signingClient>;
 type Typed<abi extends readonly unknown[]> = GetContractReturnType<abi, Clients, Address>;
 
 export interface PlatformContracts {
@@ -33,7 +35,7 @@ export interface PlatformContracts {
 }
 
 export function platformContracts(clients: ChainClients, addresses: PlatformAddresses): PlatformContracts {
-  const client = { public: clients.publicClient, wallet: clients.walletClient };
+  const client = signingClient(clients);
   return {
     openToken: getContract({ address: addresses.OpenToken, abi: openTokenAbi, client }),
     datanetRegistry: getContract({ address: addresses.DatanetRegistry, abi: datanetRegistryAbi, client }),
