@@ -24,6 +24,7 @@ import {
   type ServerWritableStream,
   type ServiceDefinition,
   type ServiceError,
+  type ServerInterceptor,
   type StatusObject,
   type UntypedHandleCall,
   type UntypedServiceImplementation,
@@ -86,6 +87,8 @@ export interface GatewayOptions {
    *  Default: authorization, cookie, x-api-key. */
   credentialHeaders?: string[];
   logger?: GatewayLogger;
+  /** grpc-js server interceptors run on every call (the kernel's telemetry: spans and metrics). */
+  interceptors?: ServerInterceptor[];
 }
 
 /** The FileDescriptorSet generated from proto/ (kernel/sdk/src/gen/descriptors.binpb, made by `npm run gen`). */
@@ -200,7 +203,7 @@ export class Gateway implements MethodCatalog {
     };
     if (keepalive.maxConnectionIdleMs !== undefined) serverOptions["grpc.max_connection_idle_ms"] = keepalive.maxConnectionIdleMs;
     if (keepalive.maxConnectionAgeMs !== undefined) serverOptions["grpc.max_connection_age_ms"] = keepalive.maxConnectionAgeMs;
-    this.server = new Server(serverOptions);
+    this.server = new Server({ ...serverOptions, interceptors: options.interceptors ?? [] });
 
     this.server.addService(this.health.definition, this.health.implementation);
     const reflectionFiles: Uint8Array[] = [];

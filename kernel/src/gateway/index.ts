@@ -1,0 +1,13 @@
+// Public surface of the gateway (see README.md).
+export {
+  Gateway,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  KERNEL_OWNER,
+  readKernelDescriptors,
+  type GatewayLogger,
+  type GatewayOptions,
+  type KeepaliveOptions,
+  type LocalService,
+} from "./gateway";
+export { DEFAULT_CREDENTIAL_HEADERS } from "./metadata";
+export { ServingStatus } from "./health";
