@@ -3,7 +3,10 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: "node",
-  transform: { "^.+\\.(t|j)sx?$": ["@swc/jest", { jsc: { target: "es2022" } }] },
+  // .cjs too: PGlite's CommonJS build loads Node modules with import(), which jest's VM cannot run;
+  // compiling it turns those into require() calls.
+  transform: { "^.+\\.(c?jsx?|tsx?)$": ["@swc/jest", { jsc: { target: "es2022" } }] },
+  transformIgnorePatterns: ["/node_modules/(?!@electric-sql/pglite/)"],
   testMatch: ["<rootDir>/**/*.test.ts"],
   testPathIgnorePatterns: ["/node_modules/", "/dist/", "/.tools/"],
   moduleNameMapper: {
