@@ -3,10 +3,10 @@
 import { create, createFileRegistry, fromBinary, toBinary, type DescMessage, type FileRegistry } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
+import { ServingStatus } from "@openledger/sdk";
 import { KernelServiceService } from "@openledger/sdk/gen/openledger/kernel/v1/kernel";
 import { ECHO_SERVICE, TestDirectory, echoDescriptors, startEchoPlugin, testAuthenticator, type EchoPlugin } from "./__tests__/fixtures";
 import { Gateway } from "./gateway";
-import { ServingStatus } from "./health";
 import { loadReflectionVersions } from "./reflection";
 
 const passBytes = (b: Buffer): Buffer => b;
@@ -131,8 +131,9 @@ describe("health and reflection for the union of services", () => {
     });
   }
 
-  test("reflection follows plugins: a removed plugin's service is no longer listed, nor routed", async () => {
+  test("a removed plugin's service is no longer described, nor routed, nor SERVING", async () => {
     directory.remove("echo");
+    expect(await check(ECHO_SERVICE)).toBe(ServingStatus.NOT_SERVING);
     expect(gateway.list().some((method) => method.plugin === "echo")).toBe(false);
     const union = createFileRegistry(fromBinary(FileDescriptorSetSchema, gateway.fileDescriptorSet()));
     expect(union.getService(ECHO_SERVICE)).toBeUndefined();

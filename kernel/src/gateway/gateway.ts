@@ -30,10 +30,18 @@ import {
   type UntypedServiceImplementation,
   type sendUnaryData,
 } from "@grpc/grpc-js";
-import { RESERVED_HEADER_PREFIX, signIdentity, type Identity } from "@openledger/sdk";
+import {
+  HEALTH_SERVICE,
+  HealthServiceDefinition,
+  HealthStatusBoard,
+  RESERVED_HEADER_PREFIX,
+  ServingStatus,
+  signIdentity,
+  type Identity,
+} from "@openledger/sdk";
 import type { Authenticator, Invoker, MethodCatalog, MethodDescription, PluginDirectory, PluginRuntime } from "../types";
 import { DescriptorCatalog, filesOfSet, type DescriptorSource } from "./catalog";
-import { HEALTH_SERVICE, HealthService, ServingStatus, healthFileDescriptor } from "./health";
+import { healthFileDescriptor } from "./health";
 import { LoopbackInvoker } from "./invoker";
 import { DEFAULT_CREDENTIAL_HEADERS, requestMetadataForUpstream, responseMetadataForClient } from "./metadata";
 import { REFLECTION_SERVICES, loadReflectionVersions, reflectionHandler } from "./reflection";
@@ -172,7 +180,9 @@ interface OpenedCall {
 
 export class Gateway implements MethodCatalog {
   private readonly server: Server;
-  private readonly health = new HealthService();
+  private readonly health = new HealthStatusBoard();
+  /** Plugin services given a health status: a removed plugin's services turn NOT_SERVING. */
+  private readonly pluginServices = new Set<string>();
   private readonly routes = new Map<string, Route>();
   private readonly upstreams = new Map<string, Upstream>();
   /** Last non-empty descriptors per plugin: a plugin that is down keeps its routes (and answers UNAVAILABLE). */
@@ -205,7 +215,7 @@ export class Gateway implements MethodCatalog {
     if (keepalive.maxConnectionAgeMs !== undefined) serverOptions["grpc.max_connection_age_ms"] = keepalive.maxConnectionAgeMs;
     this.server = new Server({ ...serverOptions, interceptors: options.interceptors ?? [] });
 
-    this.server.addService(this.health.definition, this.health.implementation);
+    this.server.addService(HealthServiceDefinition, this.health.implementation());
     const reflectionFiles: Uint8Array[] = [];
     for (const version of loadReflectionVersions()) {
       this.server.addService(version.definition, { ServerReflectionInfo: reflectionHandler(() => this.current) });
@@ -251,7 +261,8 @@ export class Gateway implements MethodCatalog {
    */
   async close(graceMs = 5000): Promise<void> {
     this.unsubscribe();
-    for (const service of this.health.services()) this.health.set(service, ServingStatus.NOT_SERVING);
+    this.health.setAll(ServingStatus.NOT_SERVING);
+    this.health.endWatches();
     this.loopback?.close();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -324,15 +335,19 @@ export class Gateway implements MethodCatalog {
     this.syncRoutes();
 
     const served = new Set(this.kernelSource.services);
-    served.add("");
+    const stillServed = new Set<string>();
     for (const plugin of plugins) {
       for (const service of plugin.services) {
         if (served.has(service)) continue;
         served.add(service);
+        stillServed.add(service);
+        this.pluginServices.add(service);
         this.health.set(service, plugin.state === "ready" ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
       }
     }
-    for (const service of this.health.services()) if (!served.has(service)) this.health.remove(service);
+    for (const service of this.pluginServices) {
+      if (!stillServed.has(service)) this.health.set(service, ServingStatus.NOT_SERVING);
+    }
 
     for (const plugin of plugins) {
       const upstream = this.upstreams.get(plugin.name);

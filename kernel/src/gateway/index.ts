@@ -10,4 +10,3 @@ export {
   type LocalService,
 } from "./gateway";
 export { DEFAULT_CREDENTIAL_HEADERS } from "./metadata";
-export { ServingStatus } from "./health";
