@@ -34,6 +34,9 @@ export async function connectChain(options: ConnectOptions): Promise<ChainClient
     throw new Error("chain: the private key must be 32 bytes of hex with a 0x prefix");
   }
   const transport = http(options.rpcUrl);
+  // Writes are retried by sendIdempotent alone, after it has re-read chain state: a transport-level
+  // resend of a signed transaction whose response was lost would only be refused as a duplicate.
+  const writeTransport = http(options.rpcUrl, { retryCount: 0 });
   const probe = createPublicClient({ transport });
   const chainId = await probe.getChainId().catch((err: unknown) => {
     throw new Error(`chain: cannot reach ${options.rpcUrl}: ${err instanceof Error ? err.message : String(err)}`);
@@ -50,6 +53,6 @@ export async function connectChain(options: ConnectOptions): Promise<ChainClient
     chain,
     account,
     publicClient: createPublicClient({ chain, transport, pollingInterval }),
-    walletClient: createWalletClient({ chain, transport, account, pollingInterval }),
+    walletClient: createWalletClient({ chain, transport: writeTransport, account, pollingInterval }),
   };
 }

@@ -5,3 +5,4 @@ export * from "./send";
 export * from "./deploy";
 export * from "./contracts";
 export * from "./merkle";
+export * from "./writes";
