@@ -2,6 +2,8 @@
 // (docs/plugin-protocol.md) in a few lines. The plugin only supplies its gRPC services.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
@@ -210,7 +212,14 @@ export async function servePlugin(options: ServePluginOptions): Promise<RunningP
   }
   server.addService(HealthServiceDefinition, health.implementation());
   const descriptorSet = Buffer.from(options.descriptorSet ?? defaultDescriptorSet());
-  new ReflectionService(protoLoader.loadFileDescriptorSetFromBuffer(descriptorSet), { services: serviceNames }).addToServer(server);
+  const packageDefinition = protoLoader.loadFileDescriptorSetFromBuffer(descriptorSet);
+  // proto-loader re-derives each file's descriptor through protobufjs, which loses map entries and
+  // qualified field type names; reflection serves the files exactly as generated instead.
+  const generatedFiles = fromBinary(FileDescriptorSetSchema, descriptorSet).file.map((file) => Buffer.from(toBinary(FileDescriptorProtoSchema, file)));
+  for (const definition of Object.values(packageDefinition)) {
+    if ("fileDescriptorProtos" in definition) definition.fileDescriptorProtos = generatedFiles;
+  }
+  new ReflectionService(packageDefinition, { services: serviceNames }).addToServer(server);
 
   const address = await bind(server, handshake.listen);
   health.set("", ServingStatus.SERVING);
