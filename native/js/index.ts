@@ -4,6 +4,8 @@
 import { addon, RawFinish, type RawEngine, type RawEngineStats, type RawModel, type RawModelInfo } from "./addon";
 
 export { addonPath } from "./addon";
+export { makeTinyAdapter, makeTinyModel, makeTinyPath, mergeAdapters, runMakeTiny } from "./tiny";
+export type { TinyAdapterOptions, TinyModelOptions, TinyShape } from "./tiny";
 
 export type ModelInfo = RawModelInfo;
 export type EngineStats = RawEngineStats;

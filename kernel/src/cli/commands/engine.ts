@@ -3,9 +3,10 @@
 //   ol engine generate --model PATH [--adapter DIR[:WEIGHT]]... --prompt TEXT [--chat]
 //                      --max-tokens N --temperature T [--seed S] [--json]
 //   ol engine generate --model PATH --prompts-file F.jsonl ...   (all lines run concurrently)
+//   ol engine make-tiny-model|make-tiny-adapter|merge-adapters ...  (native/tools ol_make_tiny)
 import * as fs from "fs";
 import { Command, InvalidArgumentError } from "commander";
-import { Engine, Model, type AdapterWeight, type GenerationResult } from "@openledger/native";
+import { Engine, Model, runMakeTiny, type AdapterWeight, type GenerationResult } from "@openledger/native";
 
 /** Where the command writes; tests pass their own. */
 export interface EngineCliOutput {
@@ -211,6 +212,20 @@ export function registerEngine(program: Command, out: EngineCliOutput = process.
     .option("--stop <text>", "stop string, repeatable", collect, [])
     .option("--json", "print one JSON result {ids, text, finishReason} per prompt")
     .action(async (options: GenerateOptions) => generate(options, out));
+
+  // The generator's own flags pass through unchanged (see `ol_make_tiny` usage).
+  const passThrough = (name: string, tool: string, description: string): void => {
+    engine
+      .command(name)
+      .description(`${description} (flags of \`ol_make_tiny ${tool}\`)`)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .helpOption(false)
+      .action(async (_options: unknown, command: Command) => runMakeTiny([tool, ...command.args]));
+  };
+  passThrough("make-tiny-model", "model", "write a tiny random model: --out PATH [--format gguf|hf] [--dtype ...]");
+  passThrough("make-tiny-adapter", "adapter", "write a random PEFT adapter: --out DIR [--rank R] [--alpha A] [model size flags]");
+  passThrough("merge-adapters", "merge", "write a model with adapters merged in: --model HF_DIR --adapter DIR[:WEIGHT]... --out DIR");
 }
 
 export function register(program: Command): void {
