@@ -86,8 +86,14 @@ export interface NativeError extends Error {
   code: string;
 }
 
+/** True for the engine's errors (no instanceof: the addon's errors may come from another realm,
+ * e.g. under jest's vm contexts). */
 export function isNativeError(error: unknown): error is NativeError {
-  return error instanceof Error && typeof (error as Partial<NativeError>).code === "string";
+  return (
+    typeof error === "object" && error !== null &&
+    typeof (error as Partial<NativeError>).message === "string" &&
+    typeof (error as Partial<NativeError>).code === "string"
+  );
 }
 
 const finishNames: Record<number, FinishReason> = {
