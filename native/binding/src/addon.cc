@@ -76,6 +76,14 @@ double number_field(const Napi::Object& object, const char* key, double fallback
   return value.As<Napi::Number>().DoubleValue();
 }
 
+int64_t integer_field(const Napi::Object& object, const char* key, int64_t fallback, int64_t min, int64_t max) {
+  double value = number_field(object, key, static_cast<double>(fallback));
+  if (std::floor(value) != value || value < static_cast<double>(min) || value > static_cast<double>(max))
+    throw Napi::RangeError::New(object.Env(), std::string(key) + " must be an integer in [" + std::to_string(min) +
+                                                  ", " + std::to_string(max) + "]");
+  return static_cast<int64_t>(value);
+}
+
 bool bool_field(const Napi::Object& object, const char* key, bool fallback) {
   Napi::Value value = object.Get(key);
   if (value.IsUndefined()) return fallback;

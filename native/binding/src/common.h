@@ -44,6 +44,8 @@ std::vector<int32_t> token_ids_arg(Napi::Env env, const Napi::Value& value, cons
 Napi::Object object_arg(const Napi::CallbackInfo& info, size_t index, const char* name);
 // Reads an optional numeric field of an options object; returns fallback when absent/undefined.
 double number_field(const Napi::Object& object, const char* key, double fallback);
+// Same for an integer field, which must lie in [min, max] (RangeError otherwise).
+int64_t integer_field(const Napi::Object& object, const char* key, int64_t fallback, int64_t min, int64_t max);
 bool bool_field(const Napi::Object& object, const char* key, bool fallback);
 
 }  // namespace ol_native

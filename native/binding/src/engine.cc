@@ -1,5 +1,6 @@
 #include "engine.h"
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -9,10 +10,15 @@
 namespace ol_native {
 namespace {
 
+int32_t adapter_id(Napi::Env env, const Napi::Value& value) {
+  double id = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : NAN;
+  if (!(id >= INT32_MIN && id <= INT32_MAX && std::floor(id) == id))
+    throw Napi::TypeError::New(env, "an adapter id must be an integer");
+  return static_cast<int32_t>(id);
+}
+
 int32_t adapter_id_arg(const Napi::CallbackInfo& info, size_t index) {
-  if (info.Length() <= index || !info[index].IsNumber())
-    throw Napi::TypeError::New(info.Env(), "adapter id must be a number");
-  return info[index].As<Napi::Number>().Int32Value();
+  return adapter_id(info.Env(), info.Length() > index ? info[index] : info.Env().Undefined());
 }
 
 // A request's adapters: [{id: number, weight?: number}] (weight defaults to 1).
@@ -29,9 +35,9 @@ AdapterMix adapters_field(Napi::Env env, const Napi::Object& object) {
   Napi::Array array = value.As<Napi::Array>();
   for (uint32_t i = 0; i < array.Length(); ++i) {
     Napi::Value item = array.Get(i);
-    if (!item.IsObject() || !item.As<Napi::Object>().Get("id").IsNumber())
+    if (!item.IsObject())
       throw Napi::TypeError::New(env, "adapters[" + std::to_string(i) + "] must be {id: number, weight?: number}");
-    mix.ids.push_back(item.As<Napi::Object>().Get("id").As<Napi::Number>().Int32Value());
+    mix.ids.push_back(adapter_id(env, item.As<Napi::Object>().Get("id")));
     mix.weights.push_back(static_cast<float>(number_field(item.As<Napi::Object>(), "weight", 1.0)));
   }
   return mix;
@@ -169,11 +175,12 @@ Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) 
   if (!model) throw Napi::TypeError::New(env, "new Engine(model): model must be a Model from loadModel()");
   Napi::Object options = object_arg(info, 1, "params");
   ol_engine_params params{};
-  params.max_batch_tokens = static_cast<int32_t>(number_field(options, "maxBatchTokens", 0));
-  params.max_sequences = static_cast<int32_t>(number_field(options, "maxSequences", 0));
-  params.kv_block_size = static_cast<int32_t>(number_field(options, "kvBlockSize", 0));
-  params.kv_cache_bytes = static_cast<int64_t>(number_field(options, "kvCacheBytes", 0));
-  params.adapter_budget_bytes = static_cast<int64_t>(number_field(options, "adapterBudgetBytes", 0));
+  constexpr int64_t kMaxBytes = int64_t{1} << 50;
+  params.max_batch_tokens = static_cast<int32_t>(integer_field(options, "maxBatchTokens", 0, 0, INT32_MAX));
+  params.max_sequences = static_cast<int32_t>(integer_field(options, "maxSequences", 0, 0, INT32_MAX));
+  params.kv_block_size = static_cast<int32_t>(integer_field(options, "kvBlockSize", 0, 0, INT32_MAX));
+  params.kv_cache_bytes = integer_field(options, "kvCacheBytes", 0, 0, kMaxBytes);
+  params.adapter_budget_bytes = integer_field(options, "adapterBudgetBytes", 0, 0, kMaxBytes);
 
   auto handle = std::make_shared<EngineHandle>();
   handle->model = model->handle(env);
@@ -259,16 +266,14 @@ Napi::Value Engine::submit(const Napi::CallbackInfo& info) {
   ol_request native{};
   native.prompt_ids = prompt.data();
   native.n_prompt = prompt.size();
-  native.max_tokens = static_cast<int32_t>(number_field(request, "maxTokens", 0));
+  native.max_tokens = static_cast<int32_t>(integer_field(request, "maxTokens", 0, 0, INT32_MAX));
   native.sampling.temperature = static_cast<float>(number_field(request, "temperature", 0));
-  native.sampling.top_k = static_cast<int32_t>(number_field(request, "topK", 0));
+  native.sampling.top_k = static_cast<int32_t>(integer_field(request, "topK", 0, 0, INT32_MAX));
   native.sampling.top_p = static_cast<float>(number_field(request, "topP", 1));
   native.sampling.min_p = static_cast<float>(number_field(request, "minP", 0));
   native.sampling.repetition_penalty = static_cast<float>(number_field(request, "repetitionPenalty", 1));
-  native.sampling.repetition_last_n = static_cast<int32_t>(number_field(request, "repetitionLastN", 0));
-  double seed = number_field(request, "seed", 0);
-  if (seed < 0) throw Napi::RangeError::New(env, "seed must be >= 0");
-  native.sampling.seed = static_cast<uint64_t>(seed);
+  native.sampling.repetition_last_n = static_cast<int32_t>(integer_field(request, "repetitionLastN", 0, 0, INT32_MAX));
+  native.sampling.seed = static_cast<uint64_t>(integer_field(request, "seed", 0, 0, int64_t{1} << 53));
   native.stop = stop_ptrs.data();
   native.n_stop = stop_ptrs.size();
   native.adapter_ids = adapters.ids.data();

@@ -102,9 +102,8 @@ Napi::Value Model::load(const Napi::CallbackInfo& info) {
   std::string path = string_arg(info, 0, "path");
   Napi::Object options = object_arg(info, 1, "options");
   ol_model_params params{};
-  params.n_threads = static_cast<int32_t>(number_field(options, "threads", 0));
-  params.backend = static_cast<int32_t>(number_field(options, "backend", 0));
-  if (params.n_threads < 0) throw Napi::RangeError::New(env, "threads must be >= 0");
+  params.n_threads = static_cast<int32_t>(integer_field(options, "threads", 0, 0, 4096));
+  params.backend = static_cast<int32_t>(integer_field(options, "backend", 0, 0, 1));
   auto* worker = new LoadWorker(env, std::move(path), params);
   Napi::Promise promise = worker->promise();
   worker->Queue();  // the worker deletes itself when done
