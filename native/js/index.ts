@@ -205,23 +205,28 @@ export class TokenStream implements AsyncIterable<GeneratedToken> {
     return this.finished;
   }
 
+  /** Iterating the tokens; leaving the loop early (break, throw) cancels the generation. */
   async *[Symbol.asyncIterator](): AsyncIterator<GeneratedToken> {
     if (this.iterating) throw new Error("a TokenStream can be iterated only once");
     this.iterating = true;
-    for (;;) {
-      const next = this.pending.shift();
-      if (next) {
-        yield next;
-        continue;
+    try {
+      for (;;) {
+        const next = this.pending.shift();
+        if (next) {
+          yield next;
+          continue;
+        }
+        if (this.outcome) {
+          if ("error" in this.outcome) throw this.outcome.error;
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
+        this.wake = undefined;
       }
-      if (this.outcome) {
-        if ("error" in this.outcome) throw this.outcome.error;
-        return;
-      }
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-      this.wake = undefined;
+    } finally {
+      this.cancel();
     }
   }
 }
