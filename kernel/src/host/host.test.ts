@@ -6,7 +6,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { transformFileSync } from "@swc/core";
-import { examplesV1, signIdentity, type Identity } from "@openledger/sdk";
+import * as protoLoader from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthServiceDefinition, HealthStatusBoard, ServingStatus, examplesV1, freePort, signIdentity, type Identity } from "@openledger/sdk";
 import type { PluginRuntime } from "../types";
 import { PluginHost, type HostLogger, type PluginHostOptions } from "./host";
 import { fileDescriptorName } from "./probe";
@@ -100,7 +102,7 @@ async function eventually(check: () => boolean, timeoutMs = 10000): Promise<void
 
 test("starts a plugin, verifies it, exposes its descriptors, forwards its logs, and routes calls to it", async () => {
   const logs: LogEntry[] = [];
-  const host = newHost([join(ROOT, "plugins/examples")], { logger: capturingLogger(logs), configs: { "echo-ts": { greeting: "hi " } } });
+  const host = newHost([ECHO_TS], { logger: capturingLogger(logs), configs: { "echo-ts": { greeting: "hi " } } });
   await host.start();
   const plugin = host.get("echo-ts")!;
   expect(plugin).toMatchObject({ state: "ready", reason: "", protocolVersion: 1, remote: false, services: [ECHO_SERVICE] });
@@ -113,6 +115,20 @@ test("starts a plugin, verifies it, exposes its descriptors, forwards its logs, 
   expect(response.caller).toBe(ALICE.address);
   // The plugin's pino line "serving" arrives at the host's logger, tagged with the plugin's name.
   expect(logs.some((e) => e.fields.plugin === "echo-ts" && e.message === "serving" && e.level === "info")).toBe(true);
+});
+
+test("discovers plugin directories under a parent; a second provider of a service is refused", async () => {
+  const parent = join(scratch, "parent");
+  mkdirSync(parent);
+  for (const name of ["alpha", "beta"]) {
+    mkdirSync(join(parent, name));
+    writeFileSync(join(parent, name, "plugin.json"), readFileSync(join(pluginDir(name), "plugin.json")));
+  }
+  mkdirSync(join(parent, "not-a-plugin"));
+  const host = newHost([parent]);
+  await host.start();
+  expect(host.list().map((p) => [p.name, p.state])).toEqual([["alpha", "ready"], ["beta", "failed"]]);
+  expect(host.get("beta")?.reason).toBe(`${ECHO_SERVICE} is already provided by plugin alpha`);
 });
 
 test("refuses a plugin that promises a service it does not serve", async () => {
@@ -234,4 +250,41 @@ test("remote plugins are verified on registration and can be removed", async () 
   await host.deregisterRemote("remote-echo");
   expect(host.get("remote-echo")).toBeUndefined();
   expect(changes).toEqual(["remote-echo:ready", "remote-echo:stopped"]);
+});
+
+test("a remote plugin's NOT_SERVING takes it out of ready; lost contact is noticed and recovered", async () => {
+  // A remote plugin served in this process: health and reflection only, which is what the host checks.
+  const descriptorSet = readFileSync(join(ROOT, "kernel/sdk/src/gen/descriptors.binpb"));
+  const board = new HealthStatusBoard();
+  const port = await freePort();
+  const serve = async () => {
+    const server = new grpc.Server();
+    server.addService(HealthServiceDefinition, board.implementation());
+    new ReflectionService(protoLoader.loadFileDescriptorSetFromBuffer(descriptorSet), { services: [ECHO_SERVICE] }).addToServer(server);
+    await new Promise<void>((res, rej) =>
+      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? rej(err) : res())),
+    );
+    return server;
+  };
+  board.set("", ServingStatus.SERVING);
+  let server = await serve();
+  try {
+    const host = newHost([]);
+    await host.registerRemote({ name: "far", version: "1", address: `127.0.0.1:${port}`, services: [ECHO_SERVICE] });
+    board.set("", ServingStatus.NOT_SERVING);
+    const unhealthy = await host.waitFor("far", (p) => p.state === "starting");
+    expect(unhealthy.reason).toContain("NOT_SERVING");
+    board.set("", ServingStatus.SERVING);
+    await host.waitFor("far", (p) => p.state === "ready");
+
+    server.forceShutdown();
+    const lost = await host.waitFor("far", (p) => p.state === "backoff");
+    expect(lost.reason).toContain("lost contact");
+    server = await serve();
+    const back = await host.waitFor("far", (p) => p.state === "ready");
+    expect(back.restarts).toBeGreaterThanOrEqual(1);
+  } finally {
+    board.endWatches();
+    server.forceShutdown();
+  }
 });
