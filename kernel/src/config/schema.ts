@@ -96,6 +96,11 @@ export interface DatabaseConfig {
 export interface PluginsConfig {
   /** Directories whose subdirectories with a plugin.json are plugins. */
   dirs: string[];
+  /**
+   * Plugin directory names to skip. Default: echo-python, which serves the same service as echo-ts
+   * (two plugins may not provide one service); swap them with ["echo-ts"].
+   */
+  exclude: string[];
   /** Per-plugin configuration sections, by plugin name (checked against the plugin's schema). */
   config: Record<string, Record<string, unknown>>;
   startTimeoutMs: number;
@@ -212,6 +217,7 @@ export const configSchema = {
     ),
     plugins: section({
       dirs: { type: "array", items: { type: "string", minLength: 1 }, default: ["plugins", "plugins/examples"] },
+      exclude: { type: "array", items: { type: "string", minLength: 1 }, default: ["echo-python"] },
       config: { type: "object", additionalProperties: { type: "object" }, default: {} },
       startTimeoutMs: positive(30_000),
       stopGraceMs: positive(5_000),
