@@ -1,5 +1,5 @@
 // The plugin host against real plugin processes (the echo-ts example plugin, built by tsc).
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +12,7 @@ import { HealthServiceDefinition, HealthStatusBoard, ServingStatus, examplesV1, 
 import type { PluginRuntime } from "../types";
 import { PluginHost, type HostLogger, type PluginHostOptions } from "./host";
 import { fileDescriptorName } from "./probe";
+import { buildEchoTsPlugin } from "./testing";
 
 const ROOT = resolve(__dirname, "../../..");
 const ECHO_TS = join(ROOT, "plugins/examples/echo-ts");
@@ -23,8 +24,7 @@ const scratch = mkdtempSync(join(tmpdir(), "ol-host-test-"));
 const hosts: PluginHost[] = [];
 
 beforeAll(() => {
-  // The plugin runs as its own node process, from its compiled output (and the SDK's).
-  execFileSync(join(ROOT, "node_modules/.bin/tsc"), ["-b", "kernel/sdk", "plugins/examples/echo-ts"], { cwd: ROOT, stdio: "inherit" });
+  buildEchoTsPlugin();
 }, 120000);
 
 afterEach(async () => {
@@ -115,6 +115,16 @@ test("starts a plugin, verifies it, exposes its descriptors, forwards its logs, 
   expect(response.caller).toBe(ALICE.address);
   // The plugin's pino line "serving" arrives at the host's logger, tagged with the plugin's name.
   expect(logs.some((e) => e.fields.plugin === "echo-ts" && e.message === "serving" && e.level === "info")).toBe(true);
+});
+
+test("stray stdout before the handshake and plain-text stderr are forwarded, not fatal", async () => {
+  const logs: LogEntry[] = [];
+  const command = ["sh", "-c", `echo "hello from a wrapper"; echo "plain text" >&2; exec node ${ECHO_MAIN}`];
+  const host = newHost([pluginDir("chatty", { command })], { logger: capturingLogger(logs) });
+  await host.start();
+  expect(host.get("chatty")?.state).toBe("ready");
+  expect(logs).toContainEqual(expect.objectContaining({ level: "warn", fields: expect.objectContaining({ plugin: "chatty", line: "hello from a wrapper" }) }));
+  expect(logs).toContainEqual(expect.objectContaining({ level: "info", message: "plain text", fields: expect.objectContaining({ plugin: "chatty" }) }));
 });
 
 test("discovers plugin directories under a parent; a second provider of a service is refused", async () => {

@@ -1,18 +1,17 @@
 // The registry services served by a real grpc-js server over a real PluginHost; a second host
 // runs the echo-ts plugin on TCP to play a remote plugin.
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { kernelV1, PROTOCOL_VERSIONS, signIdentity, type Identity } from "@openledger/sdk";
-import { PluginHost, type HostLogger } from "../host";
+import { PluginHost } from "../host";
 import { createKernelService, createPluginRegistryService, type KernelInfo } from "./registry";
+import { buildEchoTsPlugin, quietLogger } from "../host/testing";
 
 const ROOT = resolve(__dirname, "../../..");
 const ADMIN: Identity = { address: "0x00000000000000000000000000000000000000aa", authMethod: "apikey" };
 const USER: Identity = { address: "0x00000000000000000000000000000000000000bb", authMethod: "apikey" };
-const quiet: HostLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const kernelCredential = Buffer.alloc(32, 9);
 const INFO: KernelInfo = {
   version: "9.9.9",
@@ -32,10 +31,10 @@ let registry: kernelV1.PluginRegistryServiceClient;
 let kernel: kernelV1.KernelServiceClient;
 
 beforeAll(async () => {
-  execFileSync(join(ROOT, "node_modules/.bin/tsc"), ["-b", "kernel/sdk", "plugins/examples/echo-ts"], { cwd: ROOT, stdio: "inherit" });
-  remoteHost = new PluginHost({ pluginDirs: [join(ROOT, "plugins/examples/echo-ts")], listen: "tcp", dataDir: scratch, logger: quiet });
+  buildEchoTsPlugin();
+  remoteHost = new PluginHost({ pluginDirs: [join(ROOT, "plugins/examples/echo-ts")], listen: "tcp", dataDir: scratch, logger: quietLogger });
   await remoteHost.start();
-  host = new PluginHost({ pluginDirs: [], dataDir: scratch, logger: quiet });
+  host = new PluginHost({ pluginDirs: [], dataDir: scratch, logger: quietLogger });
   server = new grpc.Server();
   server.addService(kernelV1.PluginRegistryServiceService, createPluginRegistryService(host, kernelCredential, { isAdmin: (a) => a === ADMIN.address }));
   server.addService(kernelV1.KernelServiceService, createKernelService(() => INFO));

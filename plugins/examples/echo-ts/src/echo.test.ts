@@ -1,5 +1,5 @@
 // The echo plugin as a real process, started by the kernel's plugin host, called directly.
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -7,8 +7,8 @@ import * as grpc from "@grpc/grpc-js";
 import { PluginHost, type PluginRuntime } from "@openledger/kernel";
 import { examplesV1, signIdentity, IDENTITY_HEADERS, type Identity } from "@openledger/sdk";
 import type { SleepStats } from "./echo";
+import { buildEchoTsPlugin, quietLogger } from "@openledger/kernel/host/testing";
 
-const ROOT = resolve(__dirname, "../../../..");
 const PLUGIN_DIR = resolve(__dirname, "..");
 const BOB: Identity = { address: "0x0000000000000000000000000000000000000b0b", authMethod: "siwe" };
 const PATH = (method: string) => `/openledger.examples.v1.EchoService/${method}`;
@@ -19,12 +19,12 @@ let plugin: PluginRuntime;
 let client: examplesV1.EchoServiceClient;
 
 beforeAll(async () => {
-  execFileSync(join(ROOT, "node_modules/.bin/tsc"), ["-b", "kernel/sdk", "plugins/examples/echo-ts"], { cwd: ROOT, stdio: "inherit" });
+  buildEchoTsPlugin();
   host = new PluginHost({
     pluginDirs: [PLUGIN_DIR],
     dataDir: scratch,
     configs: { "echo-ts": { greeting: "re: " } },
-    logger: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+    logger: quietLogger,
   });
   await host.start();
   plugin = host.get("echo-ts")!;
