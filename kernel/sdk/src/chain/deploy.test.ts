@@ -61,4 +61,74 @@ describe("deployPlatform against a real anvil", () => {
     const other = await connectChain({ rpcUrl: anvil.rpcUrl, privateKey: ANVIL_DEV_PRIVATE_KEYS[1] });
     await expect(deployPlatform(other, { addressBookDir: dir })).rejects.toThrow(/was deployed by/);
   });
+
+  it("keeps the chain in anvil's state file across a restart, so the deployment is found again", async () => {
+    const stateDir = mkdtempSync(path.join(tmpdir(), "ol-anvil-state-"));
+    const stateFile = path.join(stateDir, "chain.json");
+    try {
+      let chain = await startAnvil({ stateFile });
+      const first = await deployPlatform(
+        await connectChain({ rpcUrl: chain.rpcUrl, privateKey: ANVIL_DEV_PRIVATE_KEYS[0] }),
+        { addressBookDir: stateDir },
+      );
+      expect(first.transactionsSent).toBeGreaterThan(0);
+      await chain.stop();
+      chain = await startAnvil({ stateFile });
+      try {
+        const again = await deployPlatform(
+          await connectChain({ rpcUrl: chain.rpcUrl, privateKey: ANVIL_DEV_PRIVATE_KEYS[0] }),
+          { addressBookDir: stateDir },
+        );
+        expect(again.transactionsSent).toBe(0);
+        expect(again.addresses).toEqual(first.addresses);
+      } finally {
+        await chain.stop();
+      }
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it("redeploys into the same address book when the chain behind it was thrown away", async () => {
+    const fresh = await startAnvil();
+    try {
+      const freshClients = await connectChain({ rpcUrl: fresh.rpcUrl, privateKey: ANVIL_DEV_PRIVATE_KEYS[0] });
+      const result = await deployPlatform(freshClients, { addressBookDir: dir });
+      expect(result.transactionsSent).toBe(PLATFORM_CONTRACTS.length + 7);
+      for (const name of PLATFORM_CONTRACTS) {
+        const code = await freshClients.publicClient.getCode({ address: result.addresses[name] });
+        expect(code?.length ?? 0).toBeGreaterThan(2);
+      }
+    } finally {
+      await fresh.stop();
+    }
+  });
+
+  it("resumes a deploy interrupted between sending a creation and its confirmation, creating nothing twice", async () => {
+    const chain = await startAnvil();
+    const bookDir = mkdtempSync(path.join(tmpdir(), "ol-deploy-interrupted-"));
+    try {
+      const c = await connectChain({ rpcUrl: chain.rpcUrl, privateKey: ANVIL_DEV_PRIVATE_KEYS[0] });
+      const rpc = (method: string, params: unknown[]) => c.publicClient.request({ method: method as "eth_chainId", params: params as never });
+      let sent = 0;
+      const crash = new Error("process died after sending");
+      await expect(
+        deployPlatform(c, {
+          addressBookDir: bookDir,
+          onSent: async () => {
+            sent++;
+            if (sent === 2) await rpc("evm_setAutomine", [false]); // from here on, sent means pending
+            if (sent === 3) throw crash; // the third creation is in the pool, unconfirmed
+          },
+        }),
+      ).rejects.toBe(crash);
+      setTimeout(() => void rpc("evm_setAutomine", [true]).then(() => rpc("anvil_mine", ["0x1"])), 300);
+      const resumed = await deployPlatform(c, { addressBookDir: bookDir });
+      expect(resumed.transactionsSent).toBe(PLATFORM_CONTRACTS.length + 7 - 3);
+      expect(await c.publicClient.getTransactionCount({ address: c.account.address })).toBe(PLATFORM_CONTRACTS.length + 7);
+    } finally {
+      await chain.stop();
+      rmSync(bookDir, { recursive: true, force: true });
+    }
+  });
 });
