@@ -1,11 +1,12 @@
-// Conformance with llama.cpp: the SmolLM2-135M-Instruct GGUF's tokenizer must give exactly the ids
-// llama.cpp gives (golden/smollm2-tokenizer.json, written by golden/gen-tokenizer-golden.mjs through
-// node-llama-cpp) on every string. The GGUF comes from $OL_SMOLLM2_GGUF or the model cache that
-// scripts/bootstrap.sh fills.
+// Conformance with llama.cpp: on every golden string our ids equal llama.cpp's (golden/*.json,
+// written by golden/gen-tokenizer-golden.mjs through node-llama-cpp) for the real SmolLM2-135M-Instruct
+// GGUF, for its vocabulary under the other pre-tokenizers, and for a SentencePiece vocabulary. The
+// GGUF comes from $OL_SMOLLM2_GGUF or the model cache that scripts/bootstrap.sh fills.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -54,19 +55,28 @@ TokenizerSpec spec_from_gguf(const GgufFile& gguf) {
   return spec;
 }
 
-class SmolLM2Tokenizer : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    const MappedFile file(model_path());
-    tokenizer_ = make_tokenizer(spec_from_gguf(parse_gguf(file.data(), file.size()))).release();
-  }
-  static void TearDownTestSuite() { delete tokenizer_; }
-  static const Tokenizer* tokenizer_;
-};
-const Tokenizer* SmolLM2Tokenizer::tokenizer_ = nullptr;
+const std::string kGoldenDir = OL_TOKENIZER_GOLDEN_DIR;
 
-TEST_F(SmolLM2Tokenizer, IdsEqualLlamaCppOnGoldenStrings) {
-  const JsonValue golden = JsonValue::parse(read_text_file(OL_TOKENIZER_GOLDEN, 16 << 20));
+TokenizerSpec spec_from_gguf_file(const std::string& path) {
+  const MappedFile file(path);
+  return spec_from_gguf(parse_gguf(file.data(), file.size()));
+}
+
+// One golden file: its header says which vocabulary (the real model, possibly under another
+// pre-tokenizer, or a fixture GGUF next to it) produced the ids.
+class GoldenFile : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(GoldenFile, IdsEqualLlamaCpp) {
+  const JsonValue golden = JsonValue::parse(read_text_file(kGoldenDir + "/" + GetParam(), 16 << 20));
+  TokenizerSpec spec;
+  if (const JsonValue* fixture = golden.find("vocab_fixture")) {
+    spec = spec_from_gguf_file(kGoldenDir + "/" + fixture->as_string("vocab_fixture"));
+  } else {
+    spec = spec_from_gguf_file(model_path());
+    if (const JsonValue* pre = golden.find("pre_override")) spec.pre = pre->as_string("pre_override");
+  }
+  const bool byte_level = spec.kind == TokenizerKind::BytePairGpt2;
+  const std::unique_ptr<Tokenizer> tokenizer = make_tokenizer(std::move(spec));
   const auto& cases = golden.find("cases")->as_array("cases");
   ASSERT_GE(cases.size(), 200u);
   size_t mismatches = 0;
@@ -75,21 +85,29 @@ TEST_F(SmolLM2Tokenizer, IdsEqualLlamaCppOnGoldenStrings) {
     const bool parse_special = c.find("parse_special")->as_bool("parse_special");
     std::vector<int32_t> expected;
     for (const JsonValue& id : c.find("ids")->as_array("ids")) expected.push_back(static_cast<int32_t>(id.as_int("id")));
-    const std::vector<int32_t> ids = tokenizer_->encode(text, false, parse_special);
+    const std::vector<int32_t> ids = tokenizer->encode(text, false, parse_special);
     if (ids != expected) ++mismatches;
     EXPECT_EQ(ids, expected) << "text: \"" << text << "\" parse_special=" << parse_special;
     // Byte-level BPE loses nothing: decoding (special tokens rendered) gives the text back.
-    EXPECT_EQ(tokenizer_->decode(ids, true), text);
+    if (byte_level) {
+      EXPECT_EQ(tokenizer->decode(ids, true), text);
+    }
   }
   EXPECT_EQ(mismatches, 0u) << "of " << cases.size() << " golden strings";
 }
 
-TEST_F(SmolLM2Tokenizer, ChatTemplateFromMetadata) {
-  const std::string prompt = apply_chat_template(tokenizer_->spec(), {{"user", "What is 2+2?"}}, true);
+INSTANTIATE_TEST_SUITE_P(Tokenizer, GoldenFile,
+                         ::testing::Values("smollm2-tokenizer.json", "smollm2-pre-llama-bpe-tokenizer.json",
+                                           "smollm2-pre-qwen2-tokenizer.json", "smollm2-pre-gpt-2-tokenizer.json",
+                                           "smollm2-pre-default-tokenizer.json", "spm-tokenizer.json"));
+
+TEST(SmolLM2Tokenizer, ChatTemplateFromMetadata) {
+  const std::unique_ptr<Tokenizer> tokenizer = make_tokenizer(spec_from_gguf_file(model_path()));
+  const std::string prompt = apply_chat_template(tokenizer->spec(), {{"user", "What is 2+2?"}}, true);
   EXPECT_EQ(prompt,
             "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
             "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n");
-  const std::vector<int32_t> ids = tokenizer_->encode(prompt, true, true);
+  const std::vector<int32_t> ids = tokenizer->encode(prompt, true, true);
   ASSERT_FALSE(ids.empty());
   EXPECT_EQ(ids.front(), 1);  // <|im_start|>; the GGUF says add_bos_token = false
   EXPECT_EQ(std::count(ids.begin(), ids.end(), 2), 2);  // two <|im_end|>

@@ -1,17 +1,23 @@
-// Writes smollm2-tokenizer.json: (text, parse_special, llama.cpp ids) for ~260 varied strings, tokenized
-// by llama.cpp through node-llama-cpp (the reference). Rerun after changing the strings:
-//   node native/tests/golden/gen-tokenizer-golden.mjs [model.gguf]
-// The strings are hand-written cases plus seeded random mixes of character classes, so the file is
-// reproducible; the ids are whatever llama.cpp says.
+// Writes the tokenizer golden files: (text, parse_special, llama.cpp ids) for ~280 varied strings,
+// tokenized by llama.cpp through node-llama-cpp (the reference), for
+//   smollm2-tokenizer.json             the real SmolLM2-135M-Instruct GGUF (pre-tokenizer "smollm");
+//   smollm2-pre-<pre>-tokenizer.json   the same vocabulary under the "llama-bpe", "qwen2", "gpt-2"
+//                                      and "default" pre-tokenizers (vocabulary-only GGUF copies);
+//   spm-tokenizer.json                 spm-vocab.gguf, a SentencePiece ("llama") vocabulary derived
+//                                      from SmolLM2's (byte tokens, scores, a user-defined token),
+//                                      written here and committed as the test's fixture.
+// Rerun after changing the strings:  node native/tests/golden/gen-tokenizer-golden.mjs [model.gguf]
+// The strings are hand-written cases plus seeded random mixes of character classes, so the files
+// are reproducible; the ids are whatever llama.cpp says.
 import { createHash } from "node:crypto";
-import { createReadStream, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const modelPath =
   process.argv[2] ?? join(homedir(), ".cache/openledger/models/SmolLM2-135M-Instruct.Q4_1.gguf");
-const outPath = join(dirname(fileURLToPath(import.meta.url)), "smollm2-tokenizer.json");
+const goldenDir = dirname(fileURLToPath(import.meta.url));
 
 const handWritten = [
   "Hello world", "Hello, world!", " leading space", "trailing space ", "  two leading", "a  b   c    d",
@@ -48,6 +54,8 @@ const handWritten = [
   "abababababababababab", "\u0000null", "\u0001\u0002\u001f control", "\u007f del", "\u0085 nel",
   "mixed\t \n \t\nwhitespace", "a\n\nb\n\n\nc", "trailing\n\n", "  \t  x", "x  \t  ", "1 2 3 4 5",
   "1  2", "a 1", "a  1", "word123word", "123abc", "abc 123 def", " 123", "  456", "\n789", "'123", "'s123",
+  "<|user|> hi", "x<|user|>y<|im_start|>z", "I'VE DONE IT, WE'D SAY", "a\r\nb\r\n\r\nc", "x  \n  y", "((()))\n\n",
+  "abc123456789def", "12 345 6789 01234", "foo!!!\n\nbar", "  \u00a0 x", ";\n;\r\n;",
 ];
 
 // Seeded random strings (mulberry32) drawn from mixed character classes.
@@ -76,27 +84,157 @@ for (let i = 0; i < 100; i++) {
   randomStrings.push(s);
 }
 
-const sha256 = await new Promise((resolve, reject) => {
-  const hash = createHash("sha256");
-  createReadStream(modelPath).on("data", (d) => hash.update(d)).on("end", () => resolve(hash.digest("hex"))).on("error", reject);
-});
-const { getLlama } = await import("node-llama-cpp");
-const llama = await getLlama({ gpu: false });
-const model = await llama.loadModel({ modelPath });
-const cases = [];
-for (const text of [...handWritten, ...randomStrings]) {
-  for (const parseSpecial of text.includes("<") ? [false, true] : [false]) {
-    cases.push({ text, parse_special: parseSpecial, ids: Array.from(model.tokenize(text, parseSpecial)) });
+
+// --- GGUF metadata: read every key/value, write a vocabulary-only file (no tensors) ---
+const T = { U8: 0, I8: 1, U16: 2, I16: 3, U32: 4, I32: 5, F32: 6, BOOL: 7, STRING: 8, ARRAY: 9, U64: 10, I64: 11, F64: 12 };
+const SCALAR = {
+  [T.U8]: [1, "getUint8", "setUint8"], [T.I8]: [1, "getInt8", "setInt8"], [T.U16]: [2, "getUint16", "setUint16"],
+  [T.I16]: [2, "getInt16", "setInt16"], [T.U32]: [4, "getUint32", "setUint32"], [T.I32]: [4, "getInt32", "setInt32"],
+  [T.F32]: [4, "getFloat32", "setFloat32"], [T.BOOL]: [1, "getUint8", "setUint8"],
+  [T.U64]: [8, "getBigUint64", "setBigUint64"], [T.I64]: [8, "getBigInt64", "setBigInt64"], [T.F64]: [8, "getFloat64", "setFloat64"],
+};
+
+function readGgufMetadata(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  const u32 = () => { const v = view.getUint32(at, true); at += 4; return v; };
+  const u64 = () => { const v = Number(view.getBigUint64(at, true)); at += 8; return v; };
+  const str = () => { const n = u64(); const s = bytes.subarray(at, at + n).toString("utf8"); at += n; return s; };
+  const value = (type) => {
+    if (type === T.STRING) return str();
+    if (type === T.ARRAY) {
+      const elem = u32(), n = u64(), items = [];
+      for (let i = 0; i < n; i++) items.push(value(elem));
+      return { elem, items };
+    }
+    const [size, get] = SCALAR[type];
+    const v = view[get](at, true);
+    at += size;
+    return v;
+  };
+  if (bytes.subarray(0, 4).toString("latin1") !== "GGUF") throw new Error(`${modelPath} is not a GGUF file`);
+  at = 8;
+  u64(); // tensors
+  const n = u64();
+  const kv = new Map();
+  for (let i = 0; i < n; i++) {
+    const key = str(), type = u32();
+    kv.set(key, { type, value: value(type) });
+  }
+  return kv;
+}
+
+function ggufBytes(kv) {
+  const parts = [];
+  const push = (size, fill) => { const b = Buffer.alloc(size); fill(new DataView(b.buffer, b.byteOffset, size)); parts.push(b); };
+  const u32 = (v) => push(4, (d) => d.setUint32(0, v, true));
+  const u64 = (v) => push(8, (d) => d.setBigUint64(0, BigInt(v), true));
+  const str = (s) => { const b = Buffer.from(s, "utf8"); u64(b.length); parts.push(b); };
+  const value = (type, v) => {
+    if (type === T.STRING) return str(v);
+    if (type === T.ARRAY) { u32(v.elem); u64(v.items.length); for (const item of v.items) value(v.elem, item); return; }
+    const [size, , set] = SCALAR[type];
+    push(size, (d) => d[set](0, v, true));
+  };
+  parts.push(Buffer.from("GGUF", "latin1"));
+  u32(3);
+  u64(0);
+  u64(kv.size);
+  for (const [key, { type, value: v }] of kv) { str(key); u32(type); value(type, v); }
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  parts.push(Buffer.alloc((32 - (length % 32)) % 32)); // data section alignment (empty)
+  return Buffer.concat(parts);
+}
+
+// GPT-2 byte-level symbols back to bytes.
+const symbolToByte = new Map();
+{
+  let extra = 256;
+  for (let b = 0; b < 256; b++) {
+    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
+    symbolToByte.set(String.fromCodePoint(printable ? b : extra++), b);
   }
 }
-await model.dispose();
+
+// A SentencePiece vocabulary from SmolLM2's: <unk> <s> </s>, <0x00>..<0xFF>, a user-defined and a
+// control token, then the first BPE tokens that are whole UTF-8 text (spaces as U+2581), scored by
+// their BPE rank so longer, later tokens score lower.
+function sentencePieceVocab(kv, pieceCount) {
+  const tokens = ["<unk>", "<s>", "</s>"], types = [2, 3, 3];
+  for (let b = 0; b < 256; b++) { tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`); types.push(6); }
+  tokens.push("<|user|>", "<|im_start|>"); types.push(4, 3);
+  const seen = new Set(tokens);
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  for (const token of kv.get("tokenizer.ggml.tokens").value.items) {
+    if (tokens.length >= pieceCount) break;
+    const bytes = Array.from(token, (ch) => symbolToByte.get(ch));
+    if (bytes.some((b) => b === undefined)) continue;
+    let text;
+    try { text = decoder.decode(Uint8Array.from(bytes)); } catch { continue; }
+    const piece = text.replaceAll(" ", "\u2581");
+    // No control characters: llama.cpp reads GGUF strings as C strings, so "\0" would be empty.
+    if (seen.has(piece) || piece.startsWith("<") || /[\u0000-\u001f\u007f]/.test(piece)) continue;
+    seen.add(piece);
+    tokens.push(piece);
+    types.push(1);
+  }
+  const scores = tokens.map((_, i) => (types[i] === 1 ? -i : 0));
+  const spm = new Map();
+  for (const [key, entry] of kv) if (!key.startsWith("tokenizer.") && key !== "llama.vocab_size") spm.set(key, entry);
+  spm.set("tokenizer.ggml.model", { type: T.STRING, value: "llama" });
+  spm.set("tokenizer.ggml.tokens", { type: T.ARRAY, value: { elem: T.STRING, items: tokens } });
+  spm.set("tokenizer.ggml.scores", { type: T.ARRAY, value: { elem: T.F32, items: scores } });
+  spm.set("tokenizer.ggml.token_type", { type: T.ARRAY, value: { elem: T.I32, items: types } });
+  spm.set("tokenizer.ggml.unknown_token_id", { type: T.U32, value: 0 });
+  spm.set("tokenizer.ggml.bos_token_id", { type: T.U32, value: 1 });
+  spm.set("tokenizer.ggml.eos_token_id", { type: T.U32, value: 2 });
+  spm.set("tokenizer.ggml.add_bos_token", { type: T.BOOL, value: 1 });
+  spm.set("tokenizer.ggml.add_space_prefix", { type: T.BOOL, value: 1 });
+  return ggufBytes(spm);
+}
+
+const modelBytes = readFileSync(modelPath);
+const modelSha256 = createHash("sha256").update(modelBytes).digest("hex");
+const metadata = readGgufMetadata(modelBytes);
+const texts = [...handWritten, ...randomStrings];
+const { getLlama } = await import("node-llama-cpp");
+const llama = await getLlama({ gpu: false });
+
+async function writeGolden(fileName, ggufPath, header) {
+  const model = await llama.loadModel({ modelPath: ggufPath, vocabOnly: true });
+  const cases = [];
+  for (const text of texts) {
+    for (const parseSpecial of text.includes("<") ? [false, true] : [false]) {
+      cases.push({ text, parse_special: parseSpecial, ids: Array.from(model.tokenize(text, parseSpecial)) });
+    }
+  }
+  await model.dispose();
+  const fullHeader = {
+    reference: "llama.cpp via node-llama-cpp@3.21.1 model.tokenize(text, parse_special) (add_special=false)",
+    ...header,
+  };
+  // One case per line keeps the files diffable.
+  const body = cases.map((c) => "  " + JSON.stringify(c)).join(",\n");
+  writeFileSync(join(goldenDir, fileName),
+    JSON.stringify(fullHeader, null, 1).replace(/\n}$/, ',\n "cases": [\n') + body + "\n ]\n}\n");
+  console.log(`wrote ${cases.length} cases to ${fileName}`);
+}
+
+const real = { model: basename(modelPath), model_sha256: modelSha256 };
+await writeGolden("smollm2-tokenizer.json", modelPath, real);
+const scratch = mkdtempSync(join(tmpdir(), "ol-tok-golden-"));
+try {
+  for (const pre of ["llama-bpe", "qwen2", "gpt-2", "default"]) {
+    const kv = new Map(metadata);
+    kv.set("tokenizer.ggml.pre", { type: T.STRING, value: pre });
+    const path = join(scratch, `${pre}.gguf`);
+    writeFileSync(path, ggufBytes(kv));
+    await writeGolden(`smollm2-pre-${pre}-tokenizer.json`, path, { ...real, pre_override: pre });
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+const spmPath = join(goldenDir, "spm-vocab.gguf");
+writeFileSync(spmPath, sentencePieceVocab(metadata, 6000));
+await writeGolden("spm-tokenizer.json", spmPath, { vocab_fixture: "spm-vocab.gguf" });
 await llama.dispose();
-const header = {
-  reference: "llama.cpp via node-llama-cpp@3.21.1 model.tokenize(text, parse_special) (add_special=false)",
-  model: basename(modelPath),
-  model_sha256: sha256,
-};
-// One case per line keeps the file diffable.
-const body = cases.map((c) => "  " + JSON.stringify(c)).join(",\n");
-writeFileSync(outPath, JSON.stringify(header, null, 1).replace(/\n}$/, ',\n "cases": [\n') + body + "\n ]\n}\n");
-console.log(`wrote ${cases.length} cases to ${outPath}`);
