@@ -200,6 +200,21 @@ test("a crash-looping plugin ends up failed", async () => {
   expect(plugin.restarts).toBe(2);
 });
 
+test("a plugin that never completes its handshake is killed after the start timeout", async () => {
+  const host = newHost([pluginDir("mute", { command: ["node", "-e", "setInterval(() => {}, 1000)"] })], { startTimeoutMs: 300, maxCrashes: 0 });
+  await host.start();
+  const plugin = await host.waitFor("mute", (p) => p.state === "failed");
+  expect(plugin.reason).toContain("no handshake line on stdout within 300 ms");
+  expect(plugin.pid).toBe(0);
+});
+
+test("a handshake choosing a protocol the kernel did not offer is refused", async () => {
+  const line = JSON.stringify({ olplugin: 1, protocol: 7, address: "unix:/nowhere.sock" });
+  const host = newHost([pluginDir("rogue", { command: ["node", "-e", `console.log('${line}'); setInterval(() => {}, 1000)`] })]);
+  await host.start();
+  expect(host.get("rogue")).toMatchObject({ state: "failed", reason: expect.stringContaining("handshake chose protocol 7") });
+});
+
 test("stopping the host leaves no plugin process", async () => {
   const host = newHost([pluginDir("one")]);
   await host.start();
