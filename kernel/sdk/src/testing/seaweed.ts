@@ -1,7 +1,7 @@
 // A real S3-compatible server for tests: SeaweedFS (`weed server -s3`) on free ports in a temp dir,
 // with one identity whose keys are generated per run.
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, spawnManaged } from "../process/managed";
@@ -14,6 +14,15 @@ export interface SeaweedS3 {
   accessKey: string;
   secretKey: string;
   stop(): Promise<void>;
+}
+
+/** Weed leaves unix sockets named by port in /tmp (whatever TMPDIR says); remove ours. */
+async function removeSockets(ports: readonly number[]): Promise<void> {
+  const ours = new Set(ports.map(String));
+  for (const name of await readdir("/tmp")) {
+    const port = /^seaweedfs-[a-z0-9-]+-(\d+)\.sock$/.exec(name)?.[1];
+    if (port !== undefined && ours.has(port)) await rm(join("/tmp", name), { force: true });
+  }
 }
 
 /** Starts SeaweedFS with its S3 gateway; resolves once the gateway answers (about 3 s). */
@@ -60,9 +69,10 @@ export async function startSeaweedS3(): Promise<SeaweedS3> {
   const server = await spawnManaged(findTool("weed"), args, {
     readyPort: s3,
     readyTimeoutMs: 60000,
-    stopGraceMs: 3000,
+    stopGraceMs: 1000, // weed ignores SIGTERM for seconds; its data is throwaway
   }).catch(async (err: unknown) => {
     await rm(dir, { recursive: true, force: true });
+    await removeSockets(ports);
     throw err;
   });
   return {
@@ -74,6 +84,7 @@ export async function startSeaweedS3(): Promise<SeaweedS3> {
     async stop() {
       await server.stop();
       await rm(dir, { recursive: true, force: true });
+      await removeSockets(ports);
     },
   };
 }
