@@ -147,6 +147,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int32_t id : ids) {
     if (id < 0 || id >= tokenizer->n_vocab()) violated("id outside the vocabulary");
   }
+  for (int32_t id = 0; id < tokenizer->n_vocab(); ++id) tokenizer->token_to_piece(id, (id & 1) != 0);
   const std::string decoded = tokenizer->decode(ids, true);
   if (round_trips && !add_special && decoded != normalized_utf8(text)) violated("byte-level BPE did not round-trip");
   return 0;

@@ -4,6 +4,7 @@
 #include "tokenizer.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <queue>
 #include <stdexcept>
 #include <string>
@@ -359,12 +360,11 @@ class SentencePieceTokenizer final : public VocabTokenizer {
     return out;
   }
 
-  // "<0x4A>" -> 0x4A; a byte token named otherwise gives its first character.
+  // "<0x4A>" -> 0x4A, read like llama.cpp reads it: the hex digits after "<0x" (0 when none).
   static uint8_t byte_of_token(const std::string& text) {
-    if (text.size() == 6 && text.rfind("<0x", 0) == 0 && text[5] == '>') {
-      return static_cast<uint8_t>(std::stoul(text.substr(3, 2), nullptr, 16));
-    }
-    return text.empty() ? 0 : static_cast<uint8_t>(text[0]);
+    if (text.size() < 3) return 0;
+    const std::string digits = text.substr(3, 2);
+    return static_cast<uint8_t>(std::strtol(digits.c_str(), nullptr, 16));
   }
 
   void encode_piece(const std::string& text, std::vector<int32_t>& ids) const {
