@@ -40,11 +40,21 @@ describe("governance", () => {
       expect(names).not.toContain("transfer");
       expect(names).not.toContain("transferFrom");
       expect(names).not.toContain("approve");
-      await expect(alice.contracts.contributionVotes.simulate.delegate([bob.address])).rejects.toThrow(/VotesNotDelegable/);
+      // delegate and delegateBySig always revert (they are `pure` in the ABI for that reason).
+      await expect(alice.contracts.contributionVotes.read.delegate([bob.address])).rejects.toThrow(/VotesNotDelegable/);
       const zero32: Hex = `0x${"00".repeat(32)}`;
       await expect(
-        alice.contracts.contributionVotes.simulate.delegateBySig([bob.address, 0n, 2n ** 40n, 27, zero32, zero32]),
+        alice.contracts.contributionVotes.read.delegateBySig([bob.address, 0n, 2n ** 40n, 27, zero32, zero32]),
       ).rejects.toThrow(/VotesNotDelegable/);
+      // Sent as a real transaction, the delegation reverts on chain and moves nothing.
+      const hash = await alice.clients.walletClient.sendTransaction({
+        to: p.addresses.ContributionVotes,
+        data: encodeFunctionData({ abi: contributionVotesAbi, functionName: "delegate", args: [bob.address] }),
+        gas: 100_000n,
+      });
+      expect((await alice.clients.publicClient.waitForTransactionReceipt({ hash })).status).toBe("reverted");
+      expect(await alice.contracts.contributionVotes.read.delegates([alice.address])).toBe(alice.address);
+      expect(await alice.contracts.contributionVotes.read.getVotes([bob.address])).toBe(400n);
       expect(await operator.contracts.openToken.read.balanceOf([operator.address])).toBeGreaterThan(0n);
       expect(await operator.contracts.contributionVotes.read.getVotes([operator.address])).toBe(0n);
     });
@@ -67,6 +77,21 @@ describe("governance", () => {
       await expect(operator.contracts.agentStaking.simulate.slash([AGENT, alice.address, 1n, "x"])).rejects.toThrow(
         /OwnableUnauthorizedAccount/,
       );
+    });
+
+    it("refuses governance settings and timelock scheduling from anyone but governance", async () => {
+      const [operator] = p.users;
+      await expect(operator.contracts.openGovernor.simulate.setVotingPeriod([1])).rejects.toThrow(/GovernorOnlyExecutor/);
+      await expect(operator.contracts.openGovernor.simulate.updateQuorumNumerator([1n])).rejects.toThrow(
+        /GovernorOnlyExecutor/,
+      );
+      const zero32: Hex = `0x${"00".repeat(32)}`;
+      await expect(
+        operator.contracts.openTimelock.simulate.schedule([p.addresses.ProtocolParameters, 0n, "0x", zero32, zero32, 60n]),
+      ).rejects.toThrow(/AccessControlUnauthorizedAccount/);
+      await expect(
+        operator.contracts.openTimelock.simulate.grantRole([zero32, operator.address]),
+      ).rejects.toThrow(/AccessControlUnauthorizedAccount/);
     });
 
     it("refuses, even from the timelock, a fee split that does not sum to 10,000 and a penalty above 100%", async () => {

@@ -148,6 +148,16 @@ describe("registries", () => {
       );
     });
 
+    it("moves price control with the token: after a transfer the new owner sets the price, the old one cannot", async () => {
+      const [, alice, bob] = p.users;
+      await p.mined(bob.contracts.modelRegistry.write.registerModel([base, hash("adapter v2"), [], 5n]));
+      await p.mined(bob.contracts.modelRegistry.write.transferFrom([bob.address, alice.address, 2n]));
+      await expect(bob.contracts.modelRegistry.simulate.setPrice([2n, 1n])).rejects.toThrow(/NotModelOwner/);
+      await p.mined(alice.contracts.modelRegistry.write.setPrice([2n, 9n]));
+      const model = await alice.contracts.modelRegistry.read.getModel([2n]);
+      expect([model.pricePerCall, model.developer]).toEqual([9n, bob.address]);
+    });
+
     it("lets only the owner change the price or deprecate, and freezes a deprecated model", async () => {
       const [, alice, bob] = p.users;
       await expect(alice.contracts.modelRegistry.simulate.setPrice([1n, 1n])).rejects.toThrow(/NotModelOwner/);
@@ -157,7 +167,21 @@ describe("registries", () => {
       await p.mined(bob.contracts.modelRegistry.write.deprecate([1n]));
       expect((await bob.contracts.modelRegistry.read.getModel([1n])).deprecated).toBe(true);
       await expect(bob.contracts.modelRegistry.simulate.setPrice([1n, 8n])).rejects.toThrow(/ModelIsDeprecated/);
-      await expect(bob.contracts.modelRegistry.simulate.setPrice([2n, 8n])).rejects.toThrow(/UnknownModel/);
+      await expect(bob.contracts.modelRegistry.simulate.setPrice([99n, 8n])).rejects.toThrow(/UnknownModel/);
+    });
+  });
+
+  describe("roles", () => {
+    it("lets only the admin grant roles", async () => {
+      const [operator, alice] = p.users;
+      const role = await operator.contracts.datanetRegistry.read.ANCHORER_ROLE();
+      await expect(alice.contracts.datanetRegistry.simulate.grantRole([role, alice.address])).rejects.toThrow(
+        /AccessControlUnauthorizedAccount/,
+      );
+      await p.mined(operator.contracts.datanetRegistry.write.grantRole([role, alice.address]));
+      expect(await operator.contracts.datanetRegistry.read.hasRole([role, alice.address])).toBe(true);
+      await p.mined(operator.contracts.datanetRegistry.write.revokeRole([role, alice.address]));
+      expect(await operator.contracts.datanetRegistry.read.hasRole([role, alice.address])).toBe(false);
     });
   });
 
