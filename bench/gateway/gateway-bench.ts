@@ -1,0 +1,183 @@
+// Small unary calls to the echo-ts plugin, directly and through the kernel gateway, in the same run:
+// p50/p99 latency (one call at a time) and throughput (N calls in flight), printed as ratios.
+// Three processes, as in production: this one is the client; a child is the kernel (PluginHost +
+// Gateway), which starts echo-ts as its own process.
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import * as grpc from "@grpc/grpc-js";
+import { Gateway, PluginHost, type Authenticator } from "@openledger/kernel";
+import { examplesV1 } from "@openledger/sdk";
+
+const ROOT = path.resolve(__dirname, "../../..");
+const ECHO_PATH = "/openledger.examples.v1.EchoService/Echo";
+const API_KEY = "bench-key";
+
+interface Settings {
+  calls: number;
+  concurrency: number;
+  seconds: number;
+  rounds: number;
+}
+
+function settings(argv: string[]): Settings {
+  const value = (name: string, fallback: number): number => {
+    const index = argv.indexOf(`--${name}`);
+    const parsed = index >= 0 ? Number(argv[index + 1]) : fallback;
+    if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`--${name} must be a positive number`);
+    return parsed;
+  };
+  return { calls: value("calls", 3000), concurrency: value("concurrency", 16), seconds: value("seconds", 3), rounds: value("rounds", 3) };
+}
+
+/** The kernel side: plugin host + gateway; prints {"gateway","plugin"} addresses, stops on SIGTERM. */
+async function serveKernel(): Promise<void> {
+  const quiet = (): void => {};
+  const host = new PluginHost({
+    pluginDirs: [path.join(ROOT, "plugins/examples/echo-ts")],
+    listen: "tcp",
+    logger: { debug: quiet, info: quiet, warn: quiet, error: (fields, message) => console.error(message, fields) },
+  });
+  await host.start();
+  const plugin = host.get("echo-ts");
+  if (plugin?.state !== "ready") throw new Error(`echo-ts is not ready: ${plugin?.reason}`);
+  // A map lookup, as the kernel's authenticator does for a cached API key.
+  const keys = new Map([[API_KEY, "0x00000000000000000000000000000000000be7c4"]]);
+  const authenticate: Authenticator = async (_method, metadata) => {
+    const address = keys.get(String(metadata.get("x-api-key")[0]));
+    if (address === undefined) throw { code: grpc.status.UNAUTHENTICATED, details: "unknown API key" };
+    return { address, authMethod: "apikey" };
+  };
+  const gateway = new Gateway({ directory: host, authenticate });
+  const address = await gateway.listen("127.0.0.1:0");
+  console.log(JSON.stringify({ gateway: address, plugin: plugin.address, pluginPid: plugin.pid }));
+  process.once("SIGTERM", () => {
+    void gateway
+      .close(100)
+      .then(() => host.stop())
+      .then(() => process.exit(0));
+  });
+}
+
+const passBytes = (value: Buffer): Buffer => value;
+
+function call(client: grpc.Client, request: Buffer, metadata: grpc.Metadata): Promise<void> {
+  return new Promise((resolve, reject) =>
+    client.makeUnaryRequest(ECHO_PATH, passBytes, passBytes, request, metadata, (error) => (error ? reject(error) : resolve())),
+  );
+}
+
+interface Figures {
+  p50: number;
+  p99: number;
+  callsPerSecond: number;
+  /** CPU time per call (µs) during the throughput phase, in each process. */
+  clientCpu: number;
+  kernelCpu: number;
+  pluginCpu: number;
+}
+
+/** CPU time (user + system) a process has used, in µs, from /proc (clock ticks of 10 ms). */
+function processCpu(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+}
+
+interface Pids {
+  kernel: number;
+  plugin: number;
+}
+
+async function measure(client: grpc.Client, request: Buffer, metadata: grpc.Metadata, s: Settings, pids: Pids): Promise<Figures> {
+  for (let i = 0; i < 300; i++) await call(client, request, metadata);
+  const latencies: number[] = [];
+  for (let i = 0; i < s.calls; i++) {
+    const start = process.hrtime.bigint();
+    await call(client, request, metadata);
+    latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  latencies.sort((a, b) => a - b);
+  const until = Date.now() + s.seconds * 1000;
+  let completed = 0;
+  const cpuBefore = { client: process.cpuUsage(), kernel: processCpu(pids.kernel), plugin: processCpu(pids.plugin) };
+  const began = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: s.concurrency }, async () => {
+      while (Date.now() < until) {
+        await call(client, request, metadata);
+        completed++;
+      }
+    }),
+  );
+  const elapsed = Number(process.hrtime.bigint() - began) / 1e9;
+  const clientCpu = process.cpuUsage(cpuBefore.client);
+  return {
+    p50: latencies[Math.floor(latencies.length * 0.5)],
+    p99: latencies[Math.floor(latencies.length * 0.99)],
+    callsPerSecond: completed / elapsed,
+    clientCpu: (clientCpu.user + clientCpu.system) / completed,
+    kernelCpu: (processCpu(pids.kernel) - cpuBefore.kernel) / completed,
+    pluginCpu: (processCpu(pids.plugin) - cpuBefore.plugin) / completed,
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+async function runClient(s: Settings): Promise<void> {
+  const kernel = spawn(process.execPath, [...(process.env.BENCH_KERNEL_NODE_OPTIONS ?? "").split(" ").filter(Boolean), __filename, "--serve"], { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const first = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: kernel.stdout! }).once("line", resolve);
+      kernel.once("exit", (code) => reject(new Error(`kernel process exited with ${code}`)));
+    });
+    const addresses = JSON.parse(first) as { gateway: string; plugin: string; pluginPid: number };
+    const pids = { kernel: kernel.pid!, plugin: addresses.pluginPid };
+    const request = Buffer.from(examplesV1.EchoRequest.encode({ message: "ping", payload: Buffer.alloc(0) }).finish());
+    const metadata = new grpc.Metadata();
+    metadata.set("x-api-key", API_KEY);
+    const direct = new grpc.Client(addresses.plugin, grpc.credentials.createInsecure());
+    const gateway = new grpc.Client(addresses.gateway, grpc.credentials.createInsecure());
+    const rounds: { direct: Figures; gateway: Figures }[] = [];
+    for (let round = 0; round < s.rounds; round++) {
+      // Interleaved, so drift in machine load hits both paths alike.
+      rounds.push({ direct: await measure(direct, request, metadata, s, pids), gateway: await measure(gateway, request, metadata, s, pids) });
+    }
+    direct.close();
+    gateway.close();
+    const pick = (path: "direct" | "gateway", figure: keyof Figures): number => median(rounds.map((r) => r[path][figure]));
+    const row = (name: string, figure: keyof Figures, digits: number): string => {
+      const d = pick("direct", figure);
+      const g = pick("gateway", figure);
+      const ratio = d > 0 ? (g / d).toFixed(2) : "-";
+      return `${name.padEnd(30)} ${d.toFixed(digits).padStart(10)} ${g.toFixed(digits).padStart(10)} ${ratio.padStart(8)}`;
+    };
+    console.log(`gateway bench: unary Echo (4-byte message), ${s.calls} sequential calls, ${s.concurrency} in flight for ${s.seconds} s, median of ${s.rounds} rounds`);
+    console.log(`${"".padEnd(30)} ${"direct".padStart(10)} ${"gateway".padStart(10)} ${"ratio".padStart(8)}`);
+    console.log(row("p50 latency (ms)", "p50", 3));
+    console.log(row("p99 latency (ms)", "p99", 3));
+    console.log(row("throughput (calls/s)", "callsPerSecond", 0));
+    console.log(row("CPU per call, client (µs)", "clientCpu", 0));
+    console.log(row("CPU per call, kernel (µs)", "kernelCpu", 0));
+    console.log(row("CPU per call, plugin (µs)", "pluginCpu", 0));
+    console.log(`p50 added by the gateway: ${(pick("gateway", "p50") - pick("direct", "p50")).toFixed(3)} ms (target < 0.3 ms)`);
+    console.log(`throughput through the gateway: ${((100 * pick("gateway", "callsPerSecond")) / pick("direct", "callsPerSecond")).toFixed(0)}% of direct (target >= 70%)`);
+  } finally {
+    kernel.kill("SIGTERM");
+  }
+}
+
+if (process.argv.includes("--serve")) {
+  serveKernel().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+} else {
+  runClient(settings(process.argv.slice(2))).catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
