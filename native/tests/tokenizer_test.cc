@@ -272,6 +272,18 @@ TEST(ChatTemplate, Qwen2EscapedDefaultSystemAndPlainChatML) {
   EXPECT_EQ(apply_chat_template(spec, {{"user", "x"}}, true), "<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\n");
 }
 
+TEST(ChatTemplate, Qwen25DefaultSystemAfterAHeaderOnlyLiteral) {
+  TokenizerSpec spec;
+  spec.chat_template =
+      "{%- if tools %}{{- '<|im_start|>system\\n' }}{%- if messages[0]['role'] == 'system' %}{{- messages[0]['content'] }}"
+      "{%- endif %}{{- \"\\n\\n# Tools\" }}{%- else %}{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + "
+      "messages[0]['content'] + '<|im_end|>\\n' }}{%- else %}{{- '<|im_start|>system\\nYou are Qwen, created by Alibaba "
+      "Cloud. You are a helpful assistant.<|im_end|>\\n' }}{%- endif %}{%- endif %}";
+  EXPECT_EQ(apply_chat_template(spec, {{"user", "x"}}, false),
+            "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+            "<|im_start|>user\nx<|im_end|>\n");
+}
+
 TEST(ChatTemplate, Llama3) {
   TokenizerSpec spec;
   spec.chat_template =
@@ -291,6 +303,8 @@ TEST(ChatTemplate, Llama2WithSystemBlock) {
 
 TEST(ChatTemplate, UnknownOrMissingTemplatesAreRefused) {
   TokenizerSpec spec;
+  EXPECT_THROW(apply_chat_template(spec, {{"user", "x"}}, true), std::runtime_error);
+  spec.chat_template = "{{ '<|im_start|>' + message['role'] + '<|im_sep|>' }}";  // Phi-4, not ChatML
   EXPECT_THROW(apply_chat_template(spec, {{"user", "x"}}, true), std::runtime_error);
   spec.chat_template = "{{ '### Human: ' + messages[0]['content'] }}";
   try {

@@ -1,5 +1,6 @@
 // Chat templates: the family is recognised from the template source (as llama.cpp's
 // llm_chat_detect_template does) and rendered by hand; no Jinja interpreter.
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -20,33 +21,32 @@ std::string trim(const std::string& text) {
 }
 
 // The default system message some ChatML templates emit when the conversation has none (SmolLM2:
-// "You are a helpful AI assistant named SmolLM, ..."; Qwen2: "You are a helpful assistant."):
-// a string literal '<|im_start|>system\n...<|im_end|>' in the template, with Jinja's escapes undone.
+// "You are a helpful AI assistant named SmolLM, ..."; Qwen2: "You are a helpful assistant."): a
+// whole string literal '<|im_start|>system\n...<|im_end|>...' in the template, Jinja escapes undone.
+// Literals that stop before <|im_end|> (a header followed by Jinja code) are not it.
 std::optional<std::string> chatml_default_system(const std::string& source) {
   static constexpr std::string_view kHeader = "<|im_start|>system";
   static constexpr std::string_view kEnd = "<|im_end|>";
   for (size_t at = source.find(kHeader); at != std::string::npos; at = source.find(kHeader, at + 1)) {
-    if (at == 0 || (source[at - 1] != '\'' && source[at - 1] != '"')) continue;  // not a literal start
-    size_t pos = at + kHeader.size();
-    if (source.compare(pos, 1, "\n") == 0) {
-      pos += 1;
-    } else if (source.compare(pos, 2, "\\n") == 0) {
-      pos += 2;
-    } else {
-      continue;
-    }
-    const size_t end = source.find(kEnd, pos);
-    if (end == std::string::npos) continue;
-    std::string message;
-    for (size_t i = pos; i < end; ++i) {
-      if (source[i] == '\\' && i + 1 < end) {
+    if (at == 0 || (source[at - 1] != '\'' && source[at - 1] != '"')) continue;
+    const char quote = source[at - 1];
+    std::string literal;  // the rest of the string literal, unescaped
+    bool closed = false;
+    for (size_t i = at + kHeader.size(); i < source.size(); ++i) {
+      if (source[i] == quote) {
+        closed = true;
+        break;
+      }
+      if (source[i] == '\\' && i + 1 < source.size()) {
         const char escaped = source[++i];
-        message += escaped == 'n' ? '\n' : escaped == 't' ? '\t' : escaped;
+        literal += escaped == 'n' ? '\n' : escaped == 't' ? '\t' : escaped;
       } else {
-        message += source[i];
+        literal += source[i];
       }
     }
-    return message;
+    const size_t end = literal.find(kEnd);
+    if (!closed || literal.empty() || literal[0] != '\n' || end == std::string::npos) continue;
+    return literal.substr(1, end - 1);
   }
   return std::nullopt;
 }
@@ -104,7 +104,10 @@ std::string apply_chat_template(const TokenizerSpec& spec, const std::vector<Cha
                                 bool add_generation_prompt) {
   const std::string& source = spec.chat_template;
   if (source.empty()) throw std::runtime_error("the model has no chat template (tokenizer.chat_template is empty)");
-  if (contains(source, "<|im_start|>")) return render_chatml(source, messages, add_generation_prompt);
+  // <|im_sep|> marks Phi-4's variant, which is not ChatML.
+  if (contains(source, "<|im_start|>") && !contains(source, "<|im_sep|>")) {
+    return render_chatml(source, messages, add_generation_prompt);
+  }
   if (contains(source, "<|start_header_id|>") && contains(source, "<|end_header_id|>")) {
     return render_llama3(messages, add_generation_prompt);
   }
