@@ -1,0 +1,296 @@
+#include "lora/adapter.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "common/error.h"
+#include "common/json.h"
+#include "common/mapped_file.h"
+#include "cpu/quant.h"
+#include "model/safetensors.h"
+
+namespace ol {
+
+namespace {
+
+struct TargetKey {
+  int layer;
+  LinearKind kind;
+  bool is_a;
+};
+
+// "base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight" -> {3, Q, true}
+TargetKey parse_key(const std::string& key, int n_layer) {
+  const size_t lp = key.find("layers.");
+  if (lp == std::string::npos) fail_bad_file("adapter tensor " + key + ": not a per-layer LoRA weight (unsupported target)");
+  size_t p = lp + 7;
+  int layer = 0;
+  size_t digits = 0;
+  while (p < key.size() && key[p] >= '0' && key[p] <= '9' && digits < 6) layer = layer * 10 + (key[p++] - '0'), ++digits;
+  if (digits == 0 || layer >= n_layer) fail_bad_file("adapter tensor " + key + ": layer index out of range");
+  TargetKey t{layer, LinearKind::Q, true};
+  bool found = false;
+  for (int k = 0; k < kLinearKinds; ++k)
+    if (key.find(std::string(".") + linear_peft_name(static_cast<LinearKind>(k)) + ".", p) != std::string::npos) {
+      t.kind = static_cast<LinearKind>(k);
+      found = true;
+    }
+  if (!found) fail_bad_file("adapter tensor " + key + ": unsupported target module");
+  if (key.find(".lora_A.") != std::string::npos) t.is_a = true;
+  else if (key.find(".lora_B.") != std::string::npos) t.is_a = false;
+  else fail_bad_file("adapter tensor " + key + ": neither lora_A nor lora_B");
+  return t;
+}
+
+void expected_dims(const HParams& hp, LinearKind k, int64_t& in, int64_t& out) {
+  const int64_t E = hp.n_embd, F = hp.n_ff, Q = hp.q_dim(), KV = hp.kv_dim();
+  switch (k) {
+    case LinearKind::Q: in = E; out = Q; break;
+    case LinearKind::K: case LinearKind::V: in = E; out = KV; break;
+    case LinearKind::O: in = Q; out = E; break;
+    case LinearKind::Gate: case LinearKind::Up: in = E; out = F; break;
+    case LinearKind::Down: in = F; out = E; break;
+  }
+}
+
+struct Parsed {
+  AdapterInfo info;
+  std::unique_ptr<MappedFile> file;
+  SafetensorsFile tensors;
+};
+
+Parsed parse_adapter(const Model& model, const std::string& dir) {
+  Parsed p;
+  p.info.dir = dir;
+  const JsonValue cfg = JsonValue::parse(read_text_file(dir + "/adapter_config.json", 1 << 20));
+  if (const JsonValue* t = cfg.find("peft_type"); t != nullptr && t->as_string("peft_type") != "LORA")
+    fail_bad_file(dir + ": peft_type " + t->as_string("peft_type") + " is not LORA");
+  const JsonValue* r = cfg.find("r");
+  const JsonValue* alpha = cfg.find("lora_alpha");
+  if (r == nullptr) fail_bad_file(dir + "/adapter_config.json: missing r");
+  const int64_t rank = r->as_int("adapter_config.json r");
+  if (rank <= 0 || rank > 4096) fail_bad_file(dir + "/adapter_config.json: r out of range");
+  const double a = alpha != nullptr ? alpha->as_number("adapter_config.json lora_alpha") : static_cast<double>(rank);
+  if (!std::isfinite(a)) fail_bad_file(dir + "/adapter_config.json: lora_alpha is not finite");
+  const JsonValue* rs = cfg.find("use_rslora");
+  const bool rslora = rs != nullptr && !rs->is_null() && rs->as_bool("adapter_config.json use_rslora");
+  p.info.rank = static_cast<int>(rank);
+  p.info.scale = static_cast<float>(rslora ? a / std::sqrt(static_cast<double>(rank)) : a / static_cast<double>(rank));
+
+  p.file = std::make_unique<MappedFile>(dir + "/adapter_model.safetensors");
+  p.tensors = parse_safetensors(p.file->data(), p.file->size());
+  if (p.tensors.tensors.empty()) fail_bad_file(dir + ": adapter has no tensors");
+  std::map<std::pair<int, int>, int> seen;  // (layer, kind) -> bit 1 = A, bit 2 = B
+  for (const auto& t : p.tensors.tensors) {
+    const TargetKey k = parse_key(t.name, model.hp.n_layer);
+    int64_t in = 0, out = 0;
+    expected_dims(model.hp, k.kind, in, out);
+    const std::vector<int64_t> want = k.is_a ? std::vector<int64_t>{rank, in} : std::vector<int64_t>{out, rank};
+    if (t.shape != want) {
+      std::string got;
+      for (int64_t d : t.shape) got += (got.empty() ? "" : "x") + std::to_string(d);
+      fail_bad_file("adapter tensor " + t.name + ": shape " + got + " does not match the model (expected " +
+                    std::to_string(want[0]) + "x" + std::to_string(want[1]) + ")");
+    }
+    seen[{k.layer, static_cast<int>(k.kind)}] |= k.is_a ? 1 : 2;
+    p.info.bytes += static_cast<size_t>(t.n_elements()) * sizeof(float);
+  }
+  for (const auto& [key, bits] : seen)
+    if (bits != 3) fail_bad_file(dir + ": layer " + std::to_string(key.first) + " " + linear_peft_name(static_cast<LinearKind>(key.second)) + " lacks lora_A or lora_B");
+  return p;
+}
+
+}  // namespace
+
+AdapterInfo inspect_adapter(const Model& model, const std::string& dir) { return parse_adapter(model, dir).info; }
+
+std::shared_ptr<const LoraWeights> load_adapter(const Model& model, const AdapterInfo& info) {
+  Parsed p = parse_adapter(model, info.dir);
+  auto w = std::make_shared<LoraWeights>();
+  w->rank = p.info.rank;
+  w->scale = p.info.scale;
+  w->layers.resize(static_cast<size_t>(model.hp.n_layer));
+  w->bytes = p.info.bytes;
+  for (const auto& t : p.tensors.tensors) {
+    const TargetKey k = parse_key(t.name, model.hp.n_layer);
+    LoraMatrices& m = w->layers[static_cast<size_t>(k.layer)][static_cast<size_t>(k.kind)];
+    std::vector<float>& dst = k.is_a ? m.a : m.b;
+    dst.resize(static_cast<size_t>(t.n_elements()));
+    dequantize_row(t.dtype, t.data, dst.data(), dst.size());
+    for (float v : dst)
+      if (!std::isfinite(v)) fail_bad_file("adapter tensor " + t.name + " contains NaN or Inf");
+    if (k.is_a) m.in = t.shape[1];
+    else m.out = t.shape[0];
+  }
+  if (model.qk_rows_permuted) {
+    // The GGUF base stores q/k rows with rotary pairs adjacent; B's output rows must follow.
+    const int hd = model.hp.head_dim, half = hd / 2, r = w->rank;
+    for (auto& layer : w->layers)
+      for (LinearKind kind : {LinearKind::Q, LinearKind::K}) {
+        LoraMatrices& m = layer[static_cast<size_t>(kind)];
+        if (m.empty()) continue;
+        std::vector<float> permuted(m.b.size());
+        const int64_t heads = m.out / hd;
+        for (int64_t h = 0; h < heads; ++h)
+          for (int i = 0; i < half; ++i)
+            for (int j = 0; j < 2; ++j)
+              std::memcpy(&permuted[static_cast<size_t>((h * hd + i * 2 + j) * r)], &m.b[static_cast<size_t>((h * hd + j * half + i) * r)],
+                          static_cast<size_t>(r) * sizeof(float));
+        m.b = std::move(permuted);
+      }
+  }
+  return w;
+}
+
+AdapterRegistry::AdapterRegistry(const Model& model, int64_t budget_bytes)
+    : model_(model), budget_(budget_bytes), loader_([this] { loader_loop(); }) {}
+
+AdapterRegistry::~AdapterRegistry() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  loader_.join();
+}
+
+int32_t AdapterRegistry::add(const std::string& dir) {
+  AdapterInfo info = inspect_adapter(model_, dir);
+  std::lock_guard<std::mutex> lock(mutex_);
+  const int32_t id = next_id_++;
+  entries_[id].info = std::move(info);
+  return id;
+}
+
+void AdapterRegistry::remove(int32_t id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) throw Error(OL_ERR_NOT_FOUND, "unknown adapter id " + std::to_string(id));
+  if (it->second.weights) {
+    lru_.erase(it->second.lru);
+    resident_bytes_ -= static_cast<int64_t>(it->second.info.bytes);
+  }
+  entries_.erase(it);
+}
+
+bool AdapterRegistry::known(int32_t id) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return entries_.count(id) > 0;
+}
+
+AdapterRegistry::State AdapterRegistry::acquire(int32_t id, std::shared_ptr<const LoraWeights>* out, std::string* error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) {
+    *error = "unknown adapter id " + std::to_string(id);
+    return State::Failed;
+  }
+  Entry& e = it->second;
+  if (e.weights) {
+    ++hits_;
+    lru_.splice(lru_.begin(), lru_, e.lru);
+    *out = e.weights;
+    return State::Resident;
+  }
+  if (!e.error.empty()) {
+    *error = e.error;
+    e.error.clear();  // a later request retries (the file may have been fixed)
+    return State::Failed;
+  }
+  if (!e.queued) {
+    ++misses_;
+    e.queued = true;
+    queue_.push_back(id);
+    cv_.notify_one();
+  }
+  return State::Loading;
+}
+
+std::shared_ptr<const LoraWeights> AdapterRegistry::load_now(int32_t id, int64_t* load_us) {
+  *load_us = 0;
+  AdapterInfo info;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = entries_.find(id);
+    if (it == entries_.end()) throw Error(OL_ERR_NOT_FOUND, "unknown adapter id " + std::to_string(id));
+    if (it->second.weights) {
+      ++hits_;
+      lru_.splice(lru_.begin(), lru_, it->second.lru);
+      return it->second.weights;
+    }
+    info = it->second.info;
+    ++misses_;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  std::shared_ptr<const LoraWeights> w = load_adapter(model_, info);
+  *load_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = entries_.find(id);
+  if (it != entries_.end() && !it->second.weights) make_resident(id, w);
+  return w;
+}
+
+void AdapterRegistry::make_resident(int32_t id, std::shared_ptr<const LoraWeights> w) {
+  Entry& e = entries_[id];
+  e.weights = std::move(w);
+  lru_.push_front(id);
+  e.lru = lru_.begin();
+  resident_bytes_ += static_cast<int64_t>(e.info.bytes);
+  evict_over_budget();
+}
+
+void AdapterRegistry::evict_over_budget() {
+  // Least recently used first; adapters referenced by running requests (use_count > 1) stay.
+  for (auto it = lru_.end(); resident_bytes_ > budget_ && it != lru_.begin();) {
+    --it;
+    if (it == lru_.begin()) break;
+    Entry& e = entries_[*it];
+    if (e.weights.use_count() > 1) continue;
+    e.weights.reset();
+    resident_bytes_ -= static_cast<int64_t>(e.info.bytes);
+    ++evictions_;
+    it = lru_.erase(it);
+  }
+}
+
+void AdapterRegistry::loader_loop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (stop_) return;
+    const int32_t id = queue_.front();
+    queue_.pop_front();
+    auto it = entries_.find(id);
+    if (it == entries_.end()) continue;
+    const AdapterInfo info = it->second.info;
+    lock.unlock();
+    std::shared_ptr<const LoraWeights> w;
+    std::string error;
+    try {
+      w = load_adapter(model_, info);
+    } catch (const std::exception& ex) {
+      error = ex.what();
+    }
+    lock.lock();
+    it = entries_.find(id);
+    if (it == entries_.end()) continue;
+    it->second.queued = false;
+    if (w) make_resident(id, std::move(w));
+    else it->second.error = error;
+  }
+}
+
+AdapterStats AdapterRegistry::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  AdapterStats s;
+  s.registered = static_cast<int32_t>(entries_.size());
+  s.resident = static_cast<int32_t>(lru_.size());
+  s.resident_bytes = resident_bytes_;
+  s.hits = hits_;
+  s.misses = misses_;
+  s.evictions = evictions_;
+  return s;
+}
+
+}  // namespace ol

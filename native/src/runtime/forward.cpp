@@ -1,0 +1,147 @@
+#include "runtime/forward.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "cpu/kernels.h"
+#include "model/arch.h"
+#include "tensor/ops.h"
+
+namespace ol {
+
+
+void BlockContext::linear(int layer, LinearKind kind, const float* in, float* out) {
+  const LayerWeights& L = model.layers[static_cast<size_t>(layer)];
+  const Matrix& w = L.linear[static_cast<int>(kind)];
+  matmul(w, in, rows, out, pool);
+  const std::vector<float>* bias = kind == LinearKind::Q ? &L.bq : kind == LinearKind::K ? &L.bk : kind == LinearKind::V ? &L.bv : nullptr;
+  if (bias != nullptr && !bias->empty()) add_bias(out, bias->data(), rows, w.rows);
+
+  const KernelSet& kern = kernels();
+  const int64_t n_in = w.cols, n_out = w.rows;
+  for (const LoraGroup& g : lora_groups) {
+    const LoraMatrices& m = g.weights->layers[static_cast<size_t>(layer)][static_cast<size_t>(kind)];
+    if (m.empty()) continue;
+    const int r = g.weights->rank;
+    const size_t n = g.rows.size();
+    // Shrink: t[n, r] = X[rows] A^T, pre-scaled per row.
+    std::vector<float> t(n * static_cast<size_t>(r));
+    pool.parallel_for(n * static_cast<size_t>(r), 8, [&](size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; ++i) {
+        const size_t row = i / static_cast<size_t>(r), k = i % static_cast<size_t>(r);
+        t[i] = g.row_scale[row] * kern.dot_f32(in + static_cast<size_t>(g.rows[row]) * static_cast<size_t>(n_in),
+                                               m.a.data() + k * static_cast<size_t>(n_in), static_cast<size_t>(n_in));
+      }
+    });
+    // Expand: Y[rows] += t B^T.
+    pool.parallel_for(static_cast<size_t>(n_out), 32, [&](size_t o0, size_t o1) {
+      for (size_t o = o0; o < o1; ++o) {
+        const float* b = m.b.data() + o * static_cast<size_t>(r);
+        for (size_t row = 0; row < n; ++row)
+          out[static_cast<size_t>(g.rows[row]) * static_cast<size_t>(n_out) + o] += kern.dot_f32(t.data() + row * static_cast<size_t>(r), b, static_cast<size_t>(r));
+      }
+    });
+  }
+}
+
+void BlockContext::rope(float* t, int n_heads) {
+  const HParams& hp = model.hp;
+  ol::rope(t, rows, n_heads, hp.head_dim, positions.data(), hp.rope_theta, hp.rope);
+}
+
+void BlockContext::attention(int layer) {
+  const HParams& hp = model.hp;
+  const int kv_dim = hp.kv_dim(), hd = hp.head_dim, group = hp.n_head / hp.n_head_kv, bs = kv.block_size();
+  for (int64_t r = 0; r < rows; ++r) {
+    const BatchSequence& s = (*seqs)[static_cast<size_t>(row_seq[static_cast<size_t>(r)])];
+    const int32_t p = positions[static_cast<size_t>(r)];
+    const int32_t block = (*s.block_table)[static_cast<size_t>(p / bs)];
+    std::copy_n(k.data() + r * kv_dim, kv_dim, kv.key(layer, block, p % bs));
+    std::copy_n(v.data() + r * kv_dim, kv_dim, kv.value(layer, block, p % bs));
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const KernelSet& kern = kernels();
+  const int q_dim = hp.q_dim();
+  pool.parallel_for(static_cast<size_t>(rows) * static_cast<size_t>(hp.n_head), 1, [&](size_t i0, size_t i1) {
+    std::vector<float> scores;
+    for (size_t i = i0; i < i1; ++i) {
+      const int64_t r = static_cast<int64_t>(i / static_cast<size_t>(hp.n_head));
+      const int h = static_cast<int>(i % static_cast<size_t>(hp.n_head)), kvh = h / group;
+      const BatchSequence& s = (*seqs)[static_cast<size_t>(row_seq[static_cast<size_t>(r)])];
+      const int32_t n_ctx = positions[static_cast<size_t>(r)] + 1;
+      const float* qv = q.data() + r * q_dim + h * hd;
+      scores.resize(static_cast<size_t>(n_ctx));
+      for (int32_t j = 0; j < n_ctx; ++j) {
+        const int32_t block = (*s.block_table)[static_cast<size_t>(j / bs)];
+        scores[static_cast<size_t>(j)] = scale * kern.dot_f32(qv, kv.key(layer, block, j % bs) + kvh * hd, static_cast<size_t>(hd));
+      }
+      softmax(scores.data(), scores.size());
+      float* o = attn.data() + r * q_dim + h * hd;
+      std::fill_n(o, hd, 0.0f);
+      for (int32_t j = 0; j < n_ctx; ++j) {
+        const int32_t block = (*s.block_table)[static_cast<size_t>(j / bs)];
+        const float* vv = kv.value(layer, block, j % bs) + kvh * hd;
+        const float a = scores[static_cast<size_t>(j)];
+        for (int d = 0; d < hd; ++d) o[d] += a * vv[d];
+      }
+    }
+  });
+}
+
+ForwardPass::ForwardPass(const Model& model, KvCache& kv, ThreadPool& pool) : ctx_{.model = model, .pool = pool, .kv = kv} {}
+
+void ForwardPass::run(const std::vector<BatchSequence>& seqs, std::vector<float>& logits) {
+  BlockContext& c = ctx_;
+  const Model& m = c.model;
+  const HParams& hp = m.hp;
+  c.seqs = &seqs;
+  c.rows = 0;
+  for (const auto& s : seqs) c.rows += s.n_tokens;
+  const int64_t T = c.rows, E = hp.n_embd;
+  c.x.resize(static_cast<size_t>(T * E));
+  c.h.resize(static_cast<size_t>(T * E));
+  c.proj.resize(static_cast<size_t>(T * E));
+  c.q.resize(static_cast<size_t>(T * hp.q_dim()));
+  c.attn.resize(static_cast<size_t>(T * hp.q_dim()));
+  c.k.resize(static_cast<size_t>(T * hp.kv_dim()));
+  c.v.resize(static_cast<size_t>(T * hp.kv_dim()));
+  c.gate.resize(static_cast<size_t>(T * hp.n_ff));
+  c.up.resize(static_cast<size_t>(T * hp.n_ff));
+  c.positions.clear();
+  c.row_seq.clear();
+  c.lora_groups.clear();
+  std::map<const LoraWeights*, size_t> group_of;
+  std::vector<int64_t> logit_rows;
+  for (size_t si = 0; si < seqs.size(); ++si) {
+    const BatchSequence& s = seqs[si];
+    const int64_t first = static_cast<int64_t>(c.positions.size());
+    for (int32_t i = 0; i < s.n_tokens; ++i) {
+      const int32_t tok = s.tokens[i];
+      dequantize_row(m.tok_embd.dtype, m.tok_embd.row(tok), c.x.data() + (first + i) * E, static_cast<size_t>(E));
+      c.positions.push_back(s.pos0 + i);
+      c.row_seq.push_back(static_cast<int32_t>(si));
+      if (s.all_logits || i == s.n_tokens - 1) logit_rows.push_back(first + i);
+    }
+    if (s.adapters == nullptr) continue;
+    for (const AdapterTerm& term : *s.adapters) {
+      auto [it, inserted] = group_of.emplace(term.weights.get(), c.lora_groups.size());
+      if (inserted) c.lora_groups.push_back({term.weights.get(), {}, {}});
+      BlockContext::LoraGroup& g = c.lora_groups[it->second];
+      for (int32_t i = 0; i < s.n_tokens; ++i) {
+        g.rows.push_back(static_cast<int32_t>(first + i));
+        g.row_scale.push_back(term.weight * term.weights->scale);
+      }
+    }
+  }
+  const ArchDef* arch = find_arch(m.architecture);
+  for (int l = 0; l < hp.n_layer; ++l) arch->block(c, l);
+
+  const int64_t n_out = static_cast<int64_t>(logit_rows.size());
+  std::vector<float> last(static_cast<size_t>(n_out * E));
+  for (int64_t i = 0; i < n_out; ++i) rms_norm(c.x.data() + logit_rows[static_cast<size_t>(i)] * E, m.output_norm.data(), last.data() + i * E, 1, E, hp.rms_eps);
+  logits.resize(static_cast<size_t>(n_out * hp.n_vocab));
+  matmul(m.output, last.data(), n_out, logits.data(), c.pool);
+}
+
+}  // namespace ol

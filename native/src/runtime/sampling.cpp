@@ -1,0 +1,79 @@
+#include "runtime/sampling.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+#include "common/error.h"
+
+namespace ol {
+
+void validate_sampling(const ol_sampling_params& p) {
+  if (!(p.temperature >= 0) || !std::isfinite(p.temperature)) fail_argument("temperature must be >= 0");
+  if (p.top_k < 0) fail_argument("top_k must be >= 0");
+  if (!(p.top_p > 0 && p.top_p <= 1)) fail_argument("top_p must be in (0, 1]");
+  if (!(p.min_p >= 0 && p.min_p < 1)) fail_argument("min_p must be in [0, 1)");
+  if (!(p.repetition_penalty > 0) || !std::isfinite(p.repetition_penalty)) fail_argument("repetition_penalty must be > 0");
+  if (p.repetition_last_n < 0) fail_argument("repetition_last_n must be >= 0");
+}
+
+Sampler::Sampler(const ol_sampling_params& params) : p_(params), rng_(params.seed) {}
+
+int32_t Sampler::sample(float* logits, int32_t n_vocab, const std::vector<int32_t>& recent) {
+  if (p_.repetition_penalty != 1.0f) {
+    const size_t last_n = p_.repetition_last_n > 0 ? static_cast<size_t>(p_.repetition_last_n) : 64;
+    std::unordered_set<int32_t> seen(recent.end() - static_cast<long>(std::min(last_n, recent.size())), recent.end());
+    for (int32_t t : seen) {
+      if (t < 0 || t >= n_vocab) continue;
+      float& l = logits[t];
+      l = l > 0 ? l / p_.repetition_penalty : l * p_.repetition_penalty;
+    }
+  }
+  if (p_.temperature <= 0) return static_cast<int32_t>(std::max_element(logits, logits + n_vocab) - logits);
+
+  candidates_.clear();
+  for (int32_t i = 0; i < n_vocab; ++i) candidates_.emplace_back(logits[i], i);
+  auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first; };
+  size_t keep = candidates_.size();
+  if (p_.top_k > 0 && static_cast<size_t>(p_.top_k) < keep) {
+    keep = static_cast<size_t>(p_.top_k);
+    std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<long>(keep), candidates_.end(), by_logit);
+  } else {
+    std::sort(candidates_.begin(), candidates_.end(), by_logit);
+  }
+  candidates_.resize(keep);
+  // Softmax over the survivors at this temperature.
+  const float mx = candidates_.front().first;
+  double sum = 0;
+  for (auto& c : candidates_) {
+    c.first = std::exp((c.first - mx) / p_.temperature);
+    sum += c.first;
+  }
+  for (auto& c : candidates_) c.first = static_cast<float>(c.first / sum);
+  if (p_.top_p < 1.0f) {
+    double cum = 0;
+    size_t n = 0;
+    while (n < candidates_.size()) {
+      cum += candidates_[n++].first;
+      if (cum >= p_.top_p) break;
+    }
+    candidates_.resize(n);
+  }
+  if (p_.min_p > 0) {
+    const float floor = candidates_.front().first * p_.min_p;
+    size_t n = 1;
+    while (n < candidates_.size() && candidates_[n].first >= floor) ++n;
+    candidates_.resize(n);
+  }
+  double total = 0;
+  for (const auto& c : candidates_) total += c.first;
+  std::uniform_real_distribution<double> u(0.0, total);
+  double r = u(rng_);
+  for (const auto& c : candidates_) {
+    r -= c.first;
+    if (r <= 0) return c.second;
+  }
+  return candidates_.back().second;
+}
+
+}  // namespace ol

@@ -1,0 +1,98 @@
+#include "tensor/ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "cpu/kernels.h"
+#include "runtime/thread_pool.h"
+
+namespace ol {
+
+void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t n, float eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * n;
+    float* yr = y + r * n;
+    double ss = 0;
+    for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    const float scale = 1.0f / std::sqrt(static_cast<float>(ss / static_cast<double>(n)) + eps);
+    for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale * w[i];
+  }
+}
+
+void rope(float* x, int64_t rows, int n_heads, int head_dim, const int32_t* positions, float theta, RopeStyle style) {
+  const int half = head_dim / 2;
+  std::vector<float> cos_t(static_cast<size_t>(half)), sin_t(static_cast<size_t>(half));
+  for (int64_t r = 0; r < rows; ++r) {
+    const float pos = static_cast<float>(positions[r]);
+    for (int i = 0; i < half; ++i) {
+      const float freq = std::pow(theta, -2.0f * static_cast<float>(i) / static_cast<float>(head_dim));
+      const float angle = pos * freq;
+      cos_t[static_cast<size_t>(i)] = std::cos(angle);
+      sin_t[static_cast<size_t>(i)] = std::sin(angle);
+    }
+    for (int h = 0; h < n_heads; ++h) {
+      float* v = x + (r * n_heads + h) * head_dim;
+      for (int i = 0; i < half; ++i) {
+        const int a = style == RopeStyle::Interleaved ? 2 * i : i;
+        const int b = style == RopeStyle::Interleaved ? 2 * i + 1 : i + half;
+        const float c = cos_t[static_cast<size_t>(i)], s = sin_t[static_cast<size_t>(i)];
+        const float x0 = v[a], x1 = v[b];
+        v[a] = x0 * c - x1 * s;
+        v[b] = x0 * s + x1 * c;
+      }
+    }
+  }
+}
+
+void silu_mul(float* a, const float* b, size_t n) {
+  for (size_t i = 0; i < n; ++i) a[i] = a[i] / (1.0f + std::exp(-a[i])) * b[i];
+}
+
+void add_inplace(float* y, const float* x, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void add_bias(float* y, const float* bias, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r) add_inplace(y + r * n, bias, static_cast<size_t>(n));
+}
+
+void softmax(float* x, size_t n) {
+  const float mx = *std::max_element(x, x + n);
+  double sum = 0;
+  for (size_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (size_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void matmul(const Matrix& w, const float* x, int64_t rows, float* y, ThreadPool& pool) {
+  const KernelSet& k = kernels();
+  const RowDotFn dot = k.row_dot[static_cast<int>(w.dtype)];
+  const size_t n = static_cast<size_t>(w.cols);
+  const void* act = x;
+  size_t act_stride = n * sizeof(float);
+  thread_local std::vector<BlockQ8Act> quantized_buffer;  // the caller's; workers get a pointer
+  if (takes_quantized_activations(w.dtype)) {
+    quantized_buffer.resize(static_cast<size_t>(rows) * n / 32);
+    BlockQ8Act* quantized = quantized_buffer.data();
+    pool.parallel_for(static_cast<size_t>(rows), 1, [&](size_t r0, size_t r1) {
+      for (size_t r = r0; r < r1; ++r) k.quantize_act(x + r * n, quantized + r * n / 32, n);
+    });
+    act = quantized;
+    act_stride = n / 32 * sizeof(BlockQ8Act);
+  }
+  const auto* act_bytes = static_cast<const uint8_t*>(act);
+  const int64_t out = w.rows;
+  // Output rows are split across threads; each weight row is read once for all activation rows.
+  pool.parallel_for(static_cast<size_t>(out), 16, [&](size_t o0, size_t o1) {
+    for (size_t o = o0; o < o1; ++o) {
+      const uint8_t* wr = w.row(static_cast<int64_t>(o));
+      for (int64_t r = 0; r < rows; ++r) y[static_cast<size_t>(r * out) + o] = dot(wr, act_bytes + static_cast<size_t>(r) * act_stride, n);
+    }
+  });
+}
+
+}  // namespace ol
