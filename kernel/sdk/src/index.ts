@@ -9,3 +9,8 @@ export * from "./plugin/health";
 export * from "./plugin/serve";
 export * as examplesV1 from "./gen/openledger/examples/v1/echo";
 export * from "./chain";
+export * from "./objects";
+export * from "./vectors";
+export * from "./database";
+export * from "./workflows";
+export * from "./testing";

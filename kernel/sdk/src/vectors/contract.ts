@@ -2,7 +2,7 @@
 // names, so the suite can share one server; `reopen` closes a store and opens another on its data.
 import { randomBytes } from "node:crypto";
 import { closestFirst, exactScore } from "./scoring";
-import { VectorStoreError, type Payload, type VectorMetric, type VectorPoint, type VectorStore } from "./types";
+import { VectorStoreError, type Payload, type PayloadFilter, type VectorMetric, type VectorPoint, type VectorStore } from "./types";
 
 export interface VectorStoreContractFactory {
   open(): Promise<VectorStore>;
@@ -21,7 +21,7 @@ function randomVectors(count: number, dimension: number, seed: number): Float32A
   return Array.from({ length: count }, () => Float32Array.from({ length: dimension }, next));
 }
 
-function bruteForce(metric: VectorMetric, points: VectorPoint[], query: Float32Array, limit: number, filter?: Payload) {
+function bruteForce(metric: VectorMetric, points: VectorPoint[], query: Float32Array, limit: number, filter?: PayloadFilter) {
   return points
     .filter((p) => Object.entries(filter ?? {}).every(([k, v]) => p.payload?.[k] === v))
     .map((p) => ({ id: p.id, score: exactScore(metric, query, Float32Array.from(p.vector)) }))
@@ -112,7 +112,8 @@ export function describeVectorStoreContract(name: string, factory: VectorStoreCo
       const got = (await store.search(collection, query!, { limit: 10 })).map((h) => h.id);
       // HNSW is approximate; at this size it should find at least 9 of the true 10.
       expect(got.filter((id) => want.includes(id)).length).toBeGreaterThanOrEqual(9);
-      for (const filter of [{ group: 1 }, { parity: "even", approved: true }, { group: 2, parity: "odd" }]) {
+      const filters: PayloadFilter[] = [{ group: 1 }, { parity: "even", approved: true }, { group: 2, parity: "odd" }];
+      for (const filter of filters) {
         const exact = bruteForce("cosine", points, query!, 7, filter);
         const hits = await store.search(collection, query!, { limit: 7, filter });
         expect(hits.map((h) => h.id)).toEqual(exact.map((h) => h.id));
