@@ -1,4 +1,4 @@
-// Writes the tokenizer golden files: (text, parse_special, llama.cpp ids) for ~280 varied strings,
+// Writes the tokenizer golden files: (text, parse_special, llama.cpp ids) for ~400 varied strings,
 // tokenized by llama.cpp through node-llama-cpp (the reference), for
 //   smollm2-tokenizer.json             the real SmolLM2-135M-Instruct GGUF (pre-tokenizer "smollm");
 //   smollm2-pre-<pre>-tokenizer.json   the same vocabulary under the "llama-bpe", "qwen2", "gpt-2"
@@ -80,6 +80,29 @@ for (let i = 0; i < 100; i++) {
   for (let j = 0; j < length; j++) {
     const pool = Array.from(pools[Math.floor(rand() * pools.length)]);
     s += pool[Math.floor(rand() * pool.length)];
+  }
+  randomStrings.push(s);
+}
+// And code points drawn from wide Unicode ranges (every plane in use, unassigned ones included),
+// mixed with ASCII, contractions and special-token texts.
+const ranges = [
+  [0x20, 0x7e], [0x09, 0x0d], [0x80, 0x9f], [0xa0, 0x24f], [0x300, 0x36f], [0x370, 0x52f], [0x590, 0x6ff],
+  [0x900, 0xdff], [0x1100, 0x11ff], [0x1e00, 0x1fff], [0x2000, 0x206f], [0x2070, 0x2bff], [0x3000, 0x30ff],
+  [0x4e00, 0x4fff], [0xac00, 0xac80], [0xfe00, 0xffef], [0x10000, 0x1ffff], [0x1f300, 0x1faff],
+  [0x20000, 0x2ffff], [0xe0000, 0xe007f],
+];
+const fragments = [" ", "\n", "\t", "'s", "'re", "'LL", "0", "42", "a", "A", ".", "!", "<|im_start|>", "<|im_end|>", "   ", "\r\n"];
+for (let i = 0; i < 100; i++) {
+  const length = 1 + Math.floor(rand() * 24);
+  let s = "";
+  for (let j = 0; j < length; j++) {
+    if (rand() < 0.35) {
+      s += fragments[Math.floor(rand() * fragments.length)];
+      continue;
+    }
+    const [first, last] = ranges[Math.floor(rand() * ranges.length)];
+    const cp = first + Math.floor(rand() * (last - first + 1));
+    if (cp < 0xd800 || cp > 0xdfff) s += String.fromCodePoint(cp);
   }
   randomStrings.push(s);
 }
