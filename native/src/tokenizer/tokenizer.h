@@ -37,6 +37,8 @@ struct TokenizerSpec {
   std::string chat_template;            // jinja source from metadata (may be empty)
 };
 
+// Immutable once made: every method is const and keeps no cache, so one tokenizer may serve many
+// threads at once.
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
@@ -44,8 +46,10 @@ class Tokenizer {
   // are matched as single tokens.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_special,
                                       bool parse_special) const = 0;
-  // The bytes of one token (byte-level decoded, SentencePiece '▁' -> ' ', <0xNN> -> byte).
-  // Control tokens give "" unless render_special.
+  // The bytes of one token (byte-level decoded, SentencePiece '▁' -> ' ', <0xNN> -> byte): possibly
+  // part of a UTF-8 character, so a stream must hold incomplete sequences back before showing them.
+  // Control tokens give "" unless render_special. Throws std::out_of_range for an id outside the
+  // vocabulary (so does decode).
   virtual std::string token_to_piece(int32_t id, bool render_special) const = 0;
   virtual std::string decode(const std::vector<int32_t>& ids, bool render_special) const = 0;
   virtual int32_t n_vocab() const = 0;
