@@ -45,6 +45,8 @@ export interface TemporalDevServer {
   /** http://host:port of the Web UI. */
   uiAddress: string;
   namespace: string;
+  /** The dev server's process id (the kernel reports it in `ol status`). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -92,7 +94,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     await server.stop();
     throw err;
   }
-  return { address, uiAddress: `http://${ip}:${uiPort}`, namespace, stop: () => server.stop() };
+  return { address, uiAddress: `http://${ip}:${uiPort}`, namespace, pid: server.pid, stop: () => server.stop() };
 }
 
 /** The port accepts before the namespace is registered; poll until it describes. */
