@@ -1,8 +1,12 @@
 // Every `ol` verb is a module here exporting `register(program)`. Add yours to the list.
 import type { Command } from "commander";
 import { register as registerChain } from "./chain";
+import { register as registerConfig } from "./config";
+import { register as registerDown } from "./down";
 import { register as registerEngine } from "./engine";
+import { register as registerStatus } from "./status";
+import { register as registerUp } from "./up";
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerEngine, registerChain];
+export const commands: RegisterCommand[] = [registerUp, registerDown, registerStatus, registerConfig, registerEngine, registerChain];

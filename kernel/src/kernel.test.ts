@@ -1,0 +1,106 @@
+// THE end-to-end test of `ol`: `ol up --detach` on a fresh data dir and free ports brings up the
+// kernel, the Temporal dev server, anvil (with the platform contracts) and the example plugins;
+// `ol status --json` shows them ready; the kernel answers over gRPC and HTTP; `ol down` stops
+// everything and no process is left. Runs the built CLI (kernel/dist: `npx tsc -b` first).
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { descendantsOf, isAlive, kernelFiles } from "./cli/kernel-files";
+import type { StatusReport } from "./cli/commands/status";
+
+const run = promisify(execFile);
+const REPO = path.resolve(__dirname, "../..");
+const CLI = path.join(REPO, "kernel/dist/cli/main.js");
+
+describe("ol up --detach / status / down", () => {
+  let dataDir: string;
+  let env: NodeJS.ProcessEnv;
+  const started: number[] = [];
+
+  const ol = (...args: string[]) => run(process.execPath, [CLI, ...args], { env, cwd: dataDir, timeout: 240_000 });
+
+  beforeAll(() => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -b\` first`);
+    dataDir = mkdtempSync(path.join(tmpdir(), "ol-e2e-"));
+    env = {
+      ...process.env,
+      OL_DATA_DIR: dataDir,
+      OL_GATEWAY__PORT: "0",
+      OL_HTTP__PORT: "0",
+      OL_METRICS__PORT: "0",
+      OL_PLUGINS__DIRS: path.join(REPO, "plugins/examples"),
+      OL_TELEMETRY__LOG_LEVEL: "warn",
+    };
+  });
+
+  afterAll(async () => {
+    // Whatever happened above, leave nothing running.
+    for (const pid of started) if (isAlive(pid)) process.kill(pid, "SIGKILL");
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test("brings everything up, reports it, serves calls, and takes it all down", async () => {
+    const up = await ol("up", "--detach");
+    expect(up.stdout).toMatch(/OpenLedger kernel running in the background \(pid \d+/);
+    expect(up.stdout).toMatch(/Bootstrap admin API key[^\n]*\n\s+ol_[0-9a-f]{12}_/);
+    const kernelPid = Number(readFileSync(kernelFiles(dataDir).pid, "utf8"));
+    started.push(kernelPid, ...descendantsOf(kernelPid));
+
+    const status = JSON.parse((await ol("status", "--json")).stdout) as StatusReport;
+    expect(status.kernel.pid).toBe(kernelPid);
+    expect(status.embedded.map((e) => [e.name, e.running])).toEqual([
+      ["temporal", true],
+      ["anvil", true],
+    ]);
+    const echo = status.plugins.find((p) => p.name === "echo-ts");
+    expect(echo).toMatchObject({ state: "ready", restarts: 0, services: ["openledger.examples.v1.EchoService"] });
+    expect(status.plugins.every((p) => p.state === "ready")).toBe(true);
+    expect(isAlive(echo!.pid)).toBe(true);
+    const pids = [kernelPid, ...status.embedded.map((e) => e.pid), ...status.plugins.map((p) => p.pid), ...descendantsOf(kernelPid)];
+    started.push(...pids);
+
+    // The kernel's own AuthService through the gateway, over HTTP/JSON, with the bootstrap admin key.
+    const adminKey = readFileSync(path.join(dataDir, "auth/admin-api-key"), "utf8").trim();
+    const whoAmI = await fetch(`http://${status.kernel.http}/rpc/openledger.kernel.v1.AuthService/WhoAmI`, {
+      method: "POST",
+      headers: { "x-api-key": adminKey },
+      body: "{}",
+    });
+    expect(await whoAmI.json()).toMatchObject({ authMethod: "apikey", admin: true });
+    const echoed = await fetch(`http://${status.kernel.http}/rpc/openledger.examples.v1.EchoService/Echo`, { method: "POST", body: '{"message":"hi"}' });
+    expect(await echoed.json()).toMatchObject({ message: "hi", caller: "" });
+    const metrics = await (await fetch(`http://${status.kernel.metrics}/metrics`)).text();
+    expect(metrics).toContain('ol_plugin_state{plugin="echo-ts",state="ready"} 1');
+    expect(metrics).toMatch(/ol_calls_total\{method="\/openledger.examples.v1.EchoService\/Echo",code="OK",transport="grpc"\} 1/);
+
+    const plugins = await ol("plugins");
+    expect(plugins.stdout).toMatch(/echo-ts\s+0\.1\.0\s+ready/);
+    await expect(ol("up", "--detach")).rejects.toMatchObject({ stderr: expect.stringMatching(/already running/) });
+
+    const down = await ol("down");
+    expect(down.stdout).toMatch(new RegExp(`kernel ${kernelPid} stopped`));
+    expect(pids.filter(isAlive)).toEqual([]);
+    expect(existsSync(kernelFiles(dataDir).pid)).toBe(false);
+    await expect(ol("status")).rejects.toMatchObject({ stderr: expect.stringMatching(/no kernel is running/) });
+
+    // A second start on the same data dir keeps its state: the admin key is not made (or shown)
+    // again and still works, and the plugins come back.
+    const again = await ol("up", "--detach");
+    expect(again.stdout).not.toMatch(/Bootstrap admin API key/);
+    const secondPid = Number(readFileSync(kernelFiles(dataDir).pid, "utf8"));
+    started.push(secondPid, ...descendantsOf(secondPid));
+    const restarted = JSON.parse((await ol("status", "--json")).stdout) as StatusReport;
+    expect(restarted.plugins.find((p) => p.name === "echo-ts")?.state).toBe("ready");
+    const whoAmIAgain = await fetch(`http://${restarted.kernel.http}/rpc/openledger.kernel.v1.AuthService/WhoAmI`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminKey}` },
+      body: "{}",
+    });
+    expect(await whoAmIAgain.json()).toMatchObject({ admin: true });
+    const secondFamily = [secondPid, ...descendantsOf(secondPid)];
+    await ol("down");
+    expect(secondFamily.filter(isAlive)).toEqual([]);
+  }, 300_000);
+});
