@@ -2,3 +2,8 @@ export * from "./types";
 export * from "./host";
 export * from "./registry";
 export * from "./gateway";
+export * from "./auth";
+export * from "./config";
+export * from "./telemetry";
+export * from "./http";
+export * from "./kernel";
