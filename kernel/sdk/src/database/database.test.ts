@@ -65,6 +65,7 @@ describe("PGlite persistence and migration folders", () => {
     expect(set.migrations.map((m) => m.id)).toEqual(["001_notes", "002_seed"]);
 
     const dir = join(root, "pglite");
+    await cp(pgliteTemplate, dir, { recursive: true });
     const first = await createDatabase({ kind: "pglite", dir });
     expect(await first.migrate(set)).toEqual(["001_notes", "002_seed"]);
     await first.close();

@@ -53,7 +53,7 @@ async function* chunksOf(data: ObjectData): AsyncIterable<Uint8Array> {
   }
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
+async function concat(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
   return Buffer.concat(chunks);
@@ -144,7 +144,7 @@ export class BackedObjectStore implements ObjectStore {
   }
 
   private async readAll(key: string, label: string): Promise<Buffer> {
-    return readAll(await this.open(key, label));
+    return concat(await this.open(key, label));
   }
 
   private async commit(staged: Staged, key: string, replace: boolean): Promise<void> {

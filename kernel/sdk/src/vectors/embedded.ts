@@ -116,13 +116,11 @@ class EmbeddedCollection {
   }
 
   private async replay(logPath: string): Promise<void> {
-    const text = await readFile(logPath, "utf8");
-    const complete = text.lastIndexOf("\n") + 1;
-    if (complete < Buffer.byteLength(text)) {
-      // A batch torn by a crash was never acknowledged: drop it.
-      await this.log.truncate(Buffer.byteLength(text.slice(0, complete)));
-    }
-    const lines = text.slice(0, complete).split("\n");
+    const bytes = await readFile(logPath);
+    const complete = bytes.lastIndexOf(0x0a) + 1;
+    // A batch torn by a crash was never acknowledged: drop it.
+    if (complete < bytes.length) await this.log.truncate(complete);
+    const lines = bytes.subarray(0, complete).toString("utf8").split("\n");
     lines.pop();
     lines.forEach((line, i) => {
       try {
@@ -132,7 +130,7 @@ class EmbeddedCollection {
       }
     });
     this.logRecords = lines.length;
-    this.logBytes = Buffer.byteLength(text.slice(0, complete));
+    this.logBytes = complete;
   }
 
   private async loadOrRebuildIndex(): Promise<void> {
