@@ -6,12 +6,11 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {Votes} from "@openzeppelin/contracts/governance/utils/Votes.sol";
 
 /// @notice Voting units earned by settled contribution (ERC-5805 checkpoints via OpenZeppelin Votes).
-/// They are not a token: there is no transfer, and delegation is disabled, so voting power always
-/// sits with the contributor who earned it and cannot be sold or lent.
+/// They are not a token: there is no transfer, and every account is its own delegate for good, so
+/// voting power always sits with the contributor who earned it and cannot be sold or lent. Because of
+/// that, an account's units are its latest vote checkpoint; nothing else is stored per account.
 contract ContributionVotes is Votes, AccessControl {
     bytes32 public constant SETTLEMENT_ROLE = keccak256("SETTLEMENT_ROLE");
-
-    mapping(address account => uint256 units) public votingUnits;
 
     event VotingUnitsMinted(address indexed account, uint256 amount, uint256 cumulativeUnits);
 
@@ -32,16 +31,22 @@ contract ContributionVotes is Votes, AccessControl {
         if (accounts.length != cumulativeUnits.length) revert LengthMismatch();
         for (uint256 i = 0; i < accounts.length; ++i) {
             address account = accounts[i];
-            uint256 current = votingUnits[account];
+            uint256 current = getVotes(account);
             uint256 target = cumulativeUnits[i];
             if (target < current) revert CumulativeUnitsDecreased(account, target, current);
             if (target == current) continue;
-            // Self-delegate before the units move, so the votes land on the contributor.
-            if (delegates(account) == address(0)) _delegate(account, account);
-            votingUnits[account] = target;
             _transferVotingUnits(address(0), account, target - current);
             emit VotingUnitsMinted(account, target - current, target);
         }
+    }
+
+    /// @notice The units settled for `account` so far.
+    function votingUnits(address account) external view returns (uint256) {
+        return getVotes(account);
+    }
+
+    function delegates(address account) public pure override returns (address) {
+        return account;
     }
 
     function delegate(address) public pure override {
@@ -53,6 +58,6 @@ contract ContributionVotes is Votes, AccessControl {
     }
 
     function _getVotingUnits(address account) internal view override returns (uint256) {
-        return votingUnits[account];
+        return getVotes(account);
     }
 }
