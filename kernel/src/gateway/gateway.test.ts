@@ -17,7 +17,7 @@ import {
   KernelServiceService,
   GetKernelInfoResponse,
 } from "@openledger/sdk/gen/openledger/kernel/v1/kernel";
-import { API_KEY, CALLER, ECHO_SERVICE, TestDirectory, echoDescriptors, startEchoPlugin, testAuthenticator, type EchoPlugin } from "./__tests__/fixtures";
+import { API_KEY, CALLER, ECHO_SERVICE, FAIL_MESSAGE, TestDirectory, echoDescriptors, startEchoPlugin, testAuthenticator, type EchoPlugin } from "./__tests__/fixtures";
 import { Gateway } from "./gateway";
 
 const MiB = 1024 * 1024;
@@ -107,6 +107,31 @@ describe("Gateway", () => {
     expect(seen.get("x-api-key")).toEqual([]);
     expect(headers?.get("x-echo-header")).toEqual(["h1"]);
     expect(trailers?.get("x-echo-trailer")).toEqual(["t1"]);
+  });
+
+  test("a plugin's error status, message and trailers reach the client unchanged; binary headers pass", async () => {
+    const metadata = keyed();
+    metadata.set("x-app-bin", Buffer.from([0, 1, 2, 255]));
+    let trailers: grpc.Metadata | undefined;
+    await expect(
+      unary((done) => {
+        const call = echo.echo(EchoRequest.fromPartial({ message: FAIL_MESSAGE }), metadata, done);
+        call.on("status", (s: grpc.StatusObject) => (trailers = s.metadata));
+      }),
+    ).rejects.toMatchObject({ code: grpc.status.FAILED_PRECONDITION, details: "asked to fail" });
+    expect(trailers?.get("x-echo-trailer")).toEqual(["failed"]);
+    expect(plugin.seen.metadata[0].get("x-app-bin")).toEqual([Buffer.from([0, 1, 2, 255])]);
+  });
+
+  test("the client's deadline travels to the plugin; no deadline stays none", async () => {
+    const deadline = Date.now() + 60_000;
+    await unary((done) => echo.echo(EchoRequest.fromPartial({ message: "d" }), keyed(), { deadline }, done));
+    await unary((done) => echo.echo(EchoRequest.fromPartial({ message: "n" }), keyed(), done));
+    const [withDeadline, withoutDeadline] = plugin.seen.deadlines;
+    // grpc-timeout carries the remaining time, which the plugin turns back into a deadline (±ms rounding).
+    expect(withDeadline).toBeLessThanOrEqual(deadline + 1000);
+    expect(withDeadline).toBeGreaterThan(deadline - 30_000);
+    expect(withoutDeadline).toBe(Infinity);
   });
 
   test("a forged identity header never reaches the plugin; only what the kernel signed does", async () => {

@@ -20,6 +20,8 @@ import { readKernelDescriptors } from "../gateway";
 export const ECHO_SERVICE = "openledger.examples.v1.EchoService";
 export const CALLER = "0x00000000000000000000000000000000000000a1";
 export const API_KEY = "test-key-a1";
+/** Echo answers this message with FAILED_PRECONDITION and a trailer. */
+export const FAIL_MESSAGE = "fail";
 
 /** Accepts `x-api-key: test-key-a1`; anonymous when no key is sent; refuses any other key. */
 export const testAuthenticator: Authenticator = async (_method, metadata) => {
@@ -37,6 +39,8 @@ export interface EchoObservations {
   identities: (Identity | null)[];
   /** Method names whose handler saw the call cancelled. */
   cancelled: string[];
+  /** The deadline each call arrived with (Infinity: none). */
+  deadlines: number[];
 }
 
 export interface EchoPlugin {
@@ -50,10 +54,14 @@ export interface EchoPlugin {
 
 /** Starts an EchoService server on a free loopback port. */
 export async function startEchoPlugin(credential: Buffer = randomBytes(32), port = 0): Promise<EchoPlugin> {
-  const seen: EchoObservations = { metadata: [], identities: [], cancelled: [] };
+  const seen: EchoObservations = { metadata: [], identities: [], cancelled: [], deadlines: [] };
   const cancelWaiters: { method: string; resolve: () => void }[] = [];
-  const observe = (method: string, call: { metadata: grpc.Metadata; on(event: "cancelled", listener: () => void): unknown }): void => {
+  const observe = (
+    method: string,
+    call: { metadata: grpc.Metadata; getDeadline(): grpc.Deadline; on(event: "cancelled", listener: () => void): unknown },
+  ): void => {
     seen.metadata.push(call.metadata);
+    seen.deadlines.push(Number(call.getDeadline()));
     seen.identities.push(verifyIdentity(credential, (name) => call.metadata.get(name)[0]?.toString(), `/${ECHO_SERVICE}/${method}`));
     call.on("cancelled", () => {
       seen.cancelled.push(method);
@@ -65,6 +73,10 @@ export async function startEchoPlugin(credential: Buffer = randomBytes(32), port
     echo: (call: grpc.ServerUnaryCall<EchoRequest, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       observe("Echo", call);
       const identity = seen.identities[seen.identities.length - 1];
+      if (call.request.message === FAIL_MESSAGE) {
+        callback({ code: grpc.status.FAILED_PRECONDITION, details: "asked to fail", metadata: headerWith("x-echo-trailer", "failed") });
+        return;
+      }
       call.sendMetadata(headerWith("x-echo-header", "h1"));
       callback(
         null,
