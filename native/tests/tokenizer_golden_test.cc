@@ -1,7 +1,8 @@
 // Conformance with llama.cpp: on every golden string our ids equal llama.cpp's (golden/*.json,
 // written by golden/gen-tokenizer-golden.mjs through node-llama-cpp) for the real SmolLM2-135M-Instruct
 // GGUF, for its vocabulary under the other pre-tokenizers, and for a SentencePiece vocabulary. The
-// GGUF comes from $OL_SMOLLM2_GGUF or the model cache that scripts/bootstrap.sh fills.
+// GGUF comes from $OL_SMOLLM2_GGUF or the model cache that scripts/bootstrap.sh fills; its metadata
+// becomes a TokenizerSpec through the engine's loader (model/tokenizer_spec.h).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "common/json.h"
 #include "common/mapped_file.h"
 #include "model/gguf.h"
+#include "model/tokenizer_spec.h"
 #include "tokenizer/tokenizer.h"
 
 namespace ol {
@@ -24,42 +26,11 @@ std::string model_path() {
   return std::string(home ? home : "") + "/.cache/openledger/models/SmolLM2-135M-Instruct.Q4_1.gguf";
 }
 
-// The tokenizer.* metadata of a GGUF, as llama.cpp reads it (only the keys this test's model uses
-// and the defaults llama.cpp applies when they are missing).
-TokenizerSpec spec_from_gguf(const GgufFile& gguf) {
-  TokenizerSpec spec;
-  const std::string model = gguf.string("tokenizer.ggml.model").value_or("");
-  if (model != "gpt2" && model != "llama") throw std::runtime_error("unexpected tokenizer.ggml.model " + model);
-  spec.kind = model == "gpt2" ? TokenizerKind::BytePairGpt2 : TokenizerKind::SentencePiece;
-  spec.pre = gguf.string("tokenizer.ggml.pre").value_or("default");
-  const auto strings = [&](const char* key) {
-    const GgufValue* v = gguf.find(key);
-    return v ? v->strings : std::vector<std::string>{};
-  };
-  spec.tokens = strings("tokenizer.ggml.tokens");
-  spec.merges = strings("tokenizer.ggml.merges");
-  if (const GgufValue* v = gguf.find("tokenizer.ggml.scores")) spec.scores.assign(v->numbers.begin(), v->numbers.end());
-  if (const GgufValue* v = gguf.find("tokenizer.ggml.token_type")) {
-    for (double t : v->numbers) spec.types.push_back(static_cast<TokenType>(static_cast<int32_t>(t)));
-  }
-  const auto id = [&](const char* key) { return static_cast<int32_t>(gguf.number(key).value_or(-1)); };
-  spec.bos_id = id("tokenizer.ggml.bos_token_id");
-  spec.eos_id = id("tokenizer.ggml.eos_token_id");
-  spec.unk_id = id("tokenizer.ggml.unknown_token_id");
-  spec.pad_id = id("tokenizer.ggml.padding_token_id");
-  const bool spm = spec.kind == TokenizerKind::SentencePiece;
-  spec.add_bos = gguf.number("tokenizer.ggml.add_bos_token").value_or(spm ? 1 : 0) != 0;
-  spec.add_eos = gguf.number("tokenizer.ggml.add_eos_token").value_or(0) != 0;
-  spec.add_space_prefix = gguf.number("tokenizer.ggml.add_space_prefix").value_or(spm ? 1 : 0) != 0;
-  spec.chat_template = gguf.string("tokenizer.chat_template").value_or("");
-  return spec;
-}
-
 const std::string kGoldenDir = OL_TOKENIZER_GOLDEN_DIR;
 
 TokenizerSpec spec_from_gguf_file(const std::string& path) {
   const MappedFile file(path);
-  return spec_from_gguf(parse_gguf(file.data(), file.size()));
+  return tokenizer_spec_from_gguf(parse_gguf(file.data(), file.size()));
 }
 
 // One golden file: its header says which vocabulary (the real model, possibly under another
