@@ -31,6 +31,11 @@ describe("filesystem layout", () => {
     expect((await reopened.get(hash)).toString()).toBe("sharded");
     await reopened.close();
   });
+
+  test("a nonsensical size limit is refused", async () => {
+    const dir = await mkdtemp(join(root, "limit-"));
+    await expect(createObjectStore({ kind: "fs", dir, maxObjectBytes: 0 })).rejects.toMatchObject({ code: "INVALID_DATA" });
+  });
 });
 
 describe("S3 (SeaweedFS)", () => {

@@ -67,9 +67,6 @@ export class BackedObjectStore implements ObjectStore {
     private readonly backend: StorageBackend,
     readonly maxObjectBytes: number,
   ) {
-    if (!Number.isSafeInteger(maxObjectBytes) || maxObjectBytes <= 0) {
-      throw new ObjectStoreError("INVALID_DATA", `maxObjectBytes must be a positive integer, got ${maxObjectBytes}`);
-    }
     this.kind = backend.kind;
     const listKeys = this.listKeys.bind(this);
     this.named = {
