@@ -204,9 +204,11 @@ struct ol_engine {
 void ol_engine::finish(Request& r, ol_finish_reason reason, const std::string& message) {
   kv.release(r.block_table);
   r.adapters.clear();
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    live.erase(r.id);
+  }
   r.cb(r.user, r.id, -1, message.data(), message.size(), reason);
-  std::lock_guard<std::mutex> lock(mutex);
-  live.erase(r.id);
 }
 
 ol_finish_reason ol_engine::emit_token(Request& r, int32_t token) {

@@ -28,7 +28,7 @@ class Reader {
   }
   std::string read_string(const char* what) {
     const uint64_t len = read<uint64_t>(what);
-    if (len > remaining()) fail_bad_file(std::string("GGUF string length out of range in ") + what);
+    if (len > remaining()) fail_bad_file(std::string("GGUF truncated or corrupt: string length out of range in ") + what);
     std::string s(reinterpret_cast<const char*>(data_ + pos_), static_cast<size_t>(len));
     pos_ += static_cast<size_t>(len);
     return s;
@@ -88,7 +88,7 @@ void read_value(Reader& r, GgufType type, GgufValue& out, const std::string& key
   const uint64_t n = r.read<uint64_t>("array length");
   // Every element takes at least one byte (strings take eight for their length).
   const size_t min_elem = out.elem_type == GgufType::String ? 8 : (out.elem_type == GgufType::Array ? 12 : scalar_size(out.elem_type));
-  if (n > r.remaining() / min_elem) fail_bad_file("GGUF metadata " + key + ": array length " + std::to_string(n) + " exceeds the file");
+  if (n > r.remaining() / min_elem) fail_bad_file("GGUF metadata " + key + ": array length " + std::to_string(n) + " exceeds the file (truncated or corrupt)");
   if (out.elem_type == GgufType::String) {
     out.strings.reserve(static_cast<size_t>(n));
     for (uint64_t i = 0; i < n; ++i) out.strings.push_back(r.read_string(key.c_str()));
@@ -137,14 +137,14 @@ GgufFile parse_gguf(const uint8_t* data, size_t size) {
   if (f.version != 2 && f.version != 3) fail_bad_file("unsupported GGUF version " + std::to_string(f.version));
   const uint64_t n_tensors = r.read<uint64_t>("tensor count");
   const uint64_t n_kv = r.read<uint64_t>("metadata count");
-  if (n_kv > r.remaining() / 12) fail_bad_file("GGUF metadata count " + std::to_string(n_kv) + " exceeds the file");
+  if (n_kv > r.remaining() / 12) fail_bad_file("GGUF metadata count " + std::to_string(n_kv) + " exceeds the file (truncated or corrupt)");
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string key = r.read_string("metadata key");
     GgufValue v;
     read_value(r, read_type(r, key), v, key, 0);
     if (!f.metadata.emplace(key, std::move(v)).second) fail_bad_file("GGUF duplicate metadata key " + key);
   }
-  if (n_tensors > r.remaining() / 24) fail_bad_file("GGUF tensor count " + std::to_string(n_tensors) + " exceeds the file");
+  if (n_tensors > r.remaining() / 24) fail_bad_file("GGUF tensor count " + std::to_string(n_tensors) + " exceeds the file (truncated or corrupt)");
 
   uint64_t alignment = 32;
   if (auto a = f.number("general.alignment")) {

@@ -1,0 +1,237 @@
+// Multi-LoRA correctness on tiny fp32 models: an adapter gives the logits of the model with the
+// adapter merged into its weights (W + scale * B A); a batch mixing 8 adapters and base-only rows
+// gives each sequence its logits alone; a weighted pair equals the merged weighted sum.
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "engine_test_util.h"
+#include "model_writers.h"
+
+using namespace ol;
+using namespace ol::test;
+using namespace ol::tools;
+
+namespace {
+
+const std::vector<int32_t> kPrompt{5, 77, 260, 3, 199, 42, 42, 7, 300, 11, 64, 128};
+
+struct Fixture {
+  TempDir dir;
+  TinyModelSpec spec;
+  std::string base_dir;
+  Fixture() {
+    base_dir = dir / "base";
+    write_tiny_hf(spec, base_dir);
+  }
+  std::string adapter(int seed, bool rslora = false, std::vector<std::string> targets = {}) {
+    TinyAdapterSpec a;
+    a.seed = static_cast<uint64_t>(seed);
+    a.use_rslora = rslora;
+    a.rank = 4 + seed % 5;
+    if (!targets.empty()) a.targets = targets;
+    const std::string path = dir / ("adapter" + std::to_string(seed) + (rslora ? "rs" : ""));
+    write_tiny_adapter(spec, a, path);
+    return path;
+  }
+};
+
+int32_t register_adapter(ol_engine* e, const std::string& dir) {
+  int32_t id = 0;
+  EXPECT_EQ(ol_engine_register_adapter(e, dir.c_str(), &id), OL_OK) << ol_last_error();
+  return id;
+}
+
+}  // namespace
+
+TEST(Lora, AdapterEqualsMergedWeights) {
+  Fixture f;
+  for (bool rslora : {false, true}) {
+    const std::string ad = f.adapter(3, rslora);
+    const std::string merged = f.dir / (rslora ? "merged-rs" : "merged");
+    write_merged_hf(f.base_dir, {{ad, 1.0f}}, merged);
+    auto base = load(f.base_dir);
+    auto ref = load(merged);
+    auto e = engine(base.get());
+    auto e_ref = engine(ref.get());
+    const int32_t vocab = n_vocab(base.get());
+    const int32_t id = register_adapter(e.get(), ad);
+    const auto with_adapter = eval(e.get(), vocab, {{kPrompt, {id}, {1.0f}}});
+    const auto expected = eval(e_ref.get(), vocab, {{kPrompt, {}, {}}});
+    const auto without = eval(e.get(), vocab, {{kPrompt, {}, {}}});
+    EXPECT_LT(relative_diff(with_adapter[0], expected[0]), 1e-4) << "rslora " << rslora;
+    EXPECT_GT(relative_diff(without[0], expected[0]), 1e-2) << "the adapter must change the output";
+  }
+}
+
+TEST(Lora, GgufBaseWithPermutedRowsEqualsMergedWeights) {
+  Fixture f;
+  const std::string gguf = f.dir / "base.gguf";
+  write_tiny_gguf(f.spec, gguf);
+  const std::string ad = f.adapter(5);
+  const std::string merged = f.dir / "merged";
+  write_merged_hf(f.base_dir, {{ad, 1.0f}}, merged);
+  auto base = load(gguf);
+  auto ref = load(merged);
+  auto e = engine(base.get());
+  auto e_ref = engine(ref.get());
+  const int32_t vocab = n_vocab(base.get());
+  const int32_t id = register_adapter(e.get(), ad);
+  EXPECT_LT(relative_diff(eval(e.get(), vocab, {{kPrompt, {id}, {1.0f}}})[0], eval(e_ref.get(), vocab, {{kPrompt, {}, {}}})[0]), 1e-4);
+}
+
+TEST(Lora, MixedBatchOfEightAdaptersAndBaseGivesEachItsOwnLogits) {
+  Fixture f;
+  auto base = load(f.base_dir);
+  auto e = engine(base.get());
+  const int32_t vocab = n_vocab(base.get());
+  std::vector<EvalInput> batch;
+  for (int i = 0; i < 8; ++i) {
+    const int32_t id = register_adapter(e.get(), f.adapter(10 + i, i % 2 == 1, i == 7 ? std::vector<std::string>{"q_proj", "v_proj"} : std::vector<std::string>{}));
+    std::vector<int32_t> prompt(kPrompt.begin(), kPrompt.begin() + 4 + i);  // different lengths too
+    batch.push_back({prompt, {id}, {1.0f}});
+  }
+  batch.push_back({kPrompt, {}, {}});
+  const auto together = eval(e.get(), vocab, batch);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const auto alone = eval(e.get(), vocab, {batch[i]});
+    EXPECT_LT(relative_diff(together[i], alone[0]), 1e-5) << "sequence " << i;
+  }
+}
+
+TEST(Lora, WeightedPairEqualsMergedWeightedSum) {
+  Fixture f;
+  const std::string a = f.adapter(21), b = f.adapter(22, true);
+  const std::string merged = f.dir / "merged-pair";
+  write_merged_hf(f.base_dir, {{a, 0.7f}, {b, -0.4f}}, merged);
+  auto base = load(f.base_dir);
+  auto ref = load(merged);
+  auto e = engine(base.get());
+  auto e_ref = engine(ref.get());
+  const int32_t vocab = n_vocab(base.get());
+  const int32_t ia = register_adapter(e.get(), a), ib = register_adapter(e.get(), b);
+  const auto got = eval(e.get(), vocab, {{kPrompt, {ia, ib}, {0.7f, -0.4f}}});
+  EXPECT_LT(relative_diff(got[0], eval(e_ref.get(), vocab, {{kPrompt, {}, {}}})[0]), 1e-4);
+}
+
+TEST(Lora, ResidentSetStaysWithinBudgetWithLruEviction) {
+  Fixture f;
+  auto base = load(f.base_dir);
+  std::vector<std::string> dirs;
+  for (int i = 0; i < 6; ++i) dirs.push_back(f.adapter(30 + i * 5));  // rank 4 + (30+5i)%5 = 4
+  ol_engine_params p{};
+  // Each rank-4 all-linear adapter of the tiny model is 2 layers x 4 x (in + out) floats.
+  const int64_t one = 2 * 4 * (64 + 64 + 64 + 32 + 64 + 32 + 64 + 64 + 64 + 128 + 64 + 128 + 128 + 64) * 4;
+  p.adapter_budget_bytes = 3 * one;
+  auto e = engine(base.get(), p);
+  std::vector<int32_t> ids;
+  for (const auto& d : dirs) ids.push_back(register_adapter(e.get(), d));
+  const int32_t vocab = n_vocab(base.get());
+  for (int32_t id : ids) {
+    int64_t us = -1;
+    ASSERT_EQ(ol_engine_load_adapter(e.get(), id, &us), OL_OK) << ol_last_error();
+    EXPECT_GT(us, 0);
+  }
+  ol_engine_stats s{};
+  ASSERT_EQ(ol_engine_get_stats(e.get(), &s), OL_OK);
+  EXPECT_EQ(s.registered, 6);
+  EXPECT_EQ(s.resident, 3);
+  EXPECT_EQ(s.resident_bytes, 3 * one);
+  EXPECT_EQ(s.evictions, 3);
+  int64_t us = -1;
+  ASSERT_EQ(ol_engine_load_adapter(e.get(), ids.back(), &us), OL_OK);
+  EXPECT_EQ(us, 0) << "most recent adapter is still resident";
+  // An evicted adapter reloads on demand and gives the same logits as before.
+  const auto first = eval(e.get(), vocab, {{kPrompt, {ids[0]}, {1.0f}}});
+  ASSERT_EQ(ol_engine_get_stats(e.get(), &s), OL_OK);
+  EXPECT_EQ(s.resident, 3);
+  EXPECT_EQ(ol_engine_unregister_adapter(e.get(), ids[0]), OL_OK);
+  EXPECT_EQ(ol_engine_unregister_adapter(e.get(), ids[0]), OL_ERR_NOT_FOUND);
+  EXPECT_FALSE(first[0].empty());
+}
+
+TEST(Lora, GenerationWithAdaptersUsesTheSameBatchedPath) {
+  Fixture f;
+  auto base = load(f.base_dir);
+  auto e = engine(base.get());
+  const int32_t a = register_adapter(e.get(), f.adapter(41)), b = register_adapter(e.get(), f.adapter(42));
+  auto run = [&](std::vector<std::vector<int32_t>> adapter_sets) {
+    std::vector<std::unique_ptr<Generation>> gens;
+    std::vector<float> ones(2, 1.0f);
+    for (auto& set : adapter_sets) {
+      gens.push_back(std::make_unique<Generation>());
+      ol_request r = greedy_request(kPrompt, 12);
+      r.adapter_ids = set.data();
+      r.adapter_weights = ones.data();
+      r.n_adapters = set.size();
+      EXPECT_EQ(ol_engine_submit(e.get(), &r, Generation::callback, gens.back().get(), nullptr), OL_OK) << ol_last_error();
+    }
+    std::vector<std::vector<int32_t>> out;
+    for (auto& g : gens) {
+      g->wait();
+      EXPECT_EQ(g->finish, OL_FINISH_LENGTH) << g->error;
+      out.push_back(g->ids);
+    }
+    return out;
+  };
+  const auto together = run({{a}, {b}, {}, {a, b}});
+  EXPECT_EQ(together[0], run({{a}})[0]);
+  EXPECT_EQ(together[1], run({{b}})[0]);
+  EXPECT_EQ(together[2], run({{}})[0]);
+  EXPECT_EQ(together[3], run({{a, b}})[0]);
+  EXPECT_NE(together[0], together[2]);
+}
+
+TEST(Lora, BadAdaptersAreRefusedWithTheirReason) {
+  Fixture f;
+  auto base = load(f.base_dir);
+  auto e = engine(base.get());
+  auto refused = [&](const std::string& dir, const std::string& reason, ol_status want) {
+    int32_t id = 0;
+    EXPECT_EQ(ol_engine_register_adapter(e.get(), dir.c_str(), &id), want) << dir;
+    EXPECT_NE(std::string(ol_last_error()).find(reason), std::string::npos) << ol_last_error();
+  };
+  // Shapes of another model (wider embedding).
+  TinyModelSpec wide = f.spec;
+  wide.n_embd = 128;
+  TinyAdapterSpec as;
+  write_tiny_adapter(wide, as, f.dir / "wide");
+  refused(f.dir / "wide", "does not match the model", OL_ERR_BAD_FILE);
+  // More layers than the model.
+  TinyModelSpec deep = f.spec;
+  deep.n_layer = 4;
+  write_tiny_adapter(deep, as, f.dir / "deep");
+  refused(f.dir / "deep", "layer index out of range", OL_ERR_BAD_FILE);
+  refused(f.dir / "missing", "cannot open", OL_ERR_IO);
+  const std::string good = f.adapter(50);
+  write_text(good + "/adapter_config.json", "{\"r\": 8, \"lora_alpha\": ");
+  refused(good, "invalid JSON", OL_ERR_BAD_FILE);
+
+  // NaN weights: registration (header only) passes, loading refuses.
+  const std::string nan_dir = f.adapter(51);
+  {
+    std::vector<uint8_t> bytes;
+    std::ifstream in(nan_dir + "/adapter_model.safetensors", std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+    const float nan = std::nanf("");
+    std::memcpy(&bytes[bytes.size() - 4], &nan, 4);
+    write_file(nan_dir + "/adapter_model.safetensors", bytes);
+  }
+  int32_t id = 0;
+  ASSERT_EQ(ol_engine_register_adapter(e.get(), nan_dir.c_str(), &id), OL_OK) << ol_last_error();
+  int64_t us = 0;
+  EXPECT_EQ(ol_engine_load_adapter(e.get(), id, &us), OL_ERR_BAD_FILE);
+  EXPECT_NE(std::string(ol_last_error()).find("NaN"), std::string::npos) << ol_last_error();
+  // A generation request naming it finishes with an error instead of hanging or crashing.
+  Generation g;
+  ol_request r = greedy_request(kPrompt, 4);
+  float w = 1.0f;
+  r.adapter_ids = &id;
+  r.adapter_weights = &w;
+  r.n_adapters = 1;
+  ASSERT_EQ(ol_engine_submit(e.get(), &r, Generation::callback, &g, nullptr), OL_OK);
+  g.wait();
+  EXPECT_EQ(g.finish, OL_FINISH_ERROR);
+  EXPECT_NE(g.error.find("NaN"), std::string::npos) << g.error;
+}
