@@ -1,5 +1,7 @@
 // Temporal plumbing: the dev server the kernel starts for the embedded setup, connections, search
 // attribute registration and workers.
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
 import { Client, Connection } from "@temporalio/client";
 import type { SearchAttributeType } from "@temporalio/common";
 import { encodeSearchAttributeIndexedValueType } from "@temporalio/common/lib/search-attributes";
@@ -70,6 +72,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
   const port = options.port ?? (await freePort());
   const uiPort = options.uiPort ?? (await freePort());
   const attributes = { ...OL_SEARCH_ATTRIBUTES, ...options.searchAttributes };
+  await mkdir(dirname(options.dbFile), { recursive: true });
   const args = [
     "server", "start-dev",
     "--db-filename", options.dbFile,

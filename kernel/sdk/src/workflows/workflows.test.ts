@@ -45,7 +45,7 @@ describe("Temporal dev server", () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "ol-temporal-test-"));
-    server = await startTemporalDevServer({ dbFile: join(dir, "temporal.db") });
+    server = await startTemporalDevServer({ dbFile: join(dir, "state", "temporal.db") });
     temporal = await connectTemporal(server.address);
     worker = await createWorker({
       connection: temporal,
@@ -113,7 +113,7 @@ describe("Temporal dev server", () => {
     await running;
     await temporal.close();
     await server.stop();
-    server = await startTemporalDevServer({ dbFile: join(dir, "temporal.db") });
+    server = await startTemporalDevServer({ dbFile: join(dir, "state", "temporal.db") });
     temporal = await connectTemporal(server.address);
     const description = await temporal.client.workflow.getHandle("greeting/alice").describe();
     expect(description.status.name).toBe("COMPLETED");
