@@ -10,16 +10,25 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 contract DatanetRegistry is AccessControl {
     bytes32 public constant ANCHORER_ROLE = keccak256("ANCHORER_ROLE");
 
+    /// owner, batchCount and recordCount share one storage slot.
     struct Datanet {
         address owner;
+        uint32 batchCount;
+        uint64 recordCount;
         bytes32 metadataHash;
         string uri;
-        uint64 batchCount;
-        uint64 recordCount;
     }
 
     struct Batch {
         bytes32 root;
+        uint64 count;
+        uint64 anchoredAt;
+    }
+
+    /// What is stored per anchored root, in one slot: its batch index + 1 (0: never anchored), so a
+    /// root is anchored once per datanet and a retried anchor can find its batch.
+    struct RootInfo {
+        uint64 batchIndexPlusOne;
         uint64 count;
         uint64 anchoredAt;
     }
@@ -29,9 +38,8 @@ contract DatanetRegistry is AccessControl {
     /// One datanet per metadata hash, so a retried create can find the datanet it already made.
     mapping(bytes32 metadataHash => uint256 id) public datanetIdOf;
     mapping(uint256 id => mapping(address validator => bool)) public isValidator;
-    mapping(uint256 id => mapping(uint256 batchIndex => Batch)) private _batches;
-    /// batchIndex + 1 of an anchored root (0: never anchored), so a root is anchored once per datanet.
-    mapping(uint256 id => mapping(bytes32 root => uint256)) private _batchOfRootPlusOne;
+    mapping(uint256 id => mapping(uint256 batchIndex => bytes32 root)) private _batchRoots;
+    mapping(uint256 id => mapping(bytes32 root => RootInfo)) private _roots;
 
     event DatanetCreated(uint256 indexed datanetId, address indexed owner, bytes32 indexed metadataHash, string uri);
     event ValidatorAdded(uint256 indexed datanetId, address indexed validator);
@@ -65,7 +73,7 @@ contract DatanetRegistry is AccessControl {
         uint256 existing = datanetIdOf[metadataHash];
         if (existing != 0) revert DatanetExists(metadataHash, existing);
         datanetId = ++datanetCount;
-        _datanets[datanetId] = Datanet(msg.sender, metadataHash, uri, 0, 0);
+        _datanets[datanetId] = Datanet(msg.sender, 0, 0, metadataHash, uri);
         datanetIdOf[metadataHash] = datanetId;
         emit DatanetCreated(datanetId, msg.sender, metadataHash, uri);
     }
@@ -94,12 +102,12 @@ contract DatanetRegistry is AccessControl {
         Datanet storage datanet = _datanets[datanetId];
         if (datanet.owner == address(0)) revert UnknownDatanet(datanetId);
         if (count == 0 || root == bytes32(0)) revert EmptyBatch();
-        uint256 known = _batchOfRootPlusOne[datanetId][root];
-        if (known != 0) revert RootAlreadyAnchored(datanetId, root, known - 1);
+        RootInfo storage info = _roots[datanetId][root];
+        if (info.batchIndexPlusOne != 0) revert RootAlreadyAnchored(datanetId, root, info.batchIndexPlusOne - 1);
         batchIndex = datanet.batchCount++;
         datanet.recordCount += count;
-        _batches[datanetId][batchIndex] = Batch(root, count, uint64(block.timestamp));
-        _batchOfRootPlusOne[datanetId][root] = batchIndex + 1;
+        _batchRoots[datanetId][batchIndex] = root;
+        _roots[datanetId][root] = RootInfo(uint64(batchIndex + 1), count, uint64(block.timestamp));
         emit ContributionsAnchored(datanetId, batchIndex, root, count, datanet.recordCount);
     }
 
@@ -109,7 +117,7 @@ contract DatanetRegistry is AccessControl {
         view
         returns (bool)
     {
-        bytes32 root = _batches[datanetId][batchIndex].root;
+        bytes32 root = _batchRoots[datanetId][batchIndex];
         if (root == bytes32(0)) return false;
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(recordHash))));
         return MerkleProof.verifyCalldata(proof, root, leaf);
@@ -121,12 +129,14 @@ contract DatanetRegistry is AccessControl {
     }
 
     function getBatch(uint256 datanetId, uint256 batchIndex) external view returns (Batch memory) {
-        return _batches[datanetId][batchIndex];
+        bytes32 root = _batchRoots[datanetId][batchIndex];
+        RootInfo memory info = _roots[datanetId][root];
+        return Batch(root, info.count, info.anchoredAt);
     }
 
     /// @notice (true, index) when `root` was anchored for the datanet.
     function findBatch(uint256 datanetId, bytes32 root) external view returns (bool found, uint256 batchIndex) {
-        uint256 plusOne = _batchOfRootPlusOne[datanetId][root];
+        uint256 plusOne = _roots[datanetId][root].batchIndexPlusOne;
         return plusOne == 0 ? (false, 0) : (true, plusOne - 1);
     }
 }
