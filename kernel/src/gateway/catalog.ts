@@ -50,6 +50,7 @@ export class DescriptorCatalog implements MethodCatalog {
   private readonly extensions = new Map<string, string>();
   private readonly methods = new Map<string, MethodDescription>();
   private readonly servicesServed: string[] = [];
+  private encodedSet: Uint8Array | undefined;
 
   /** Earlier sources win when two define a file of the same name. */
   constructor(sources: DescriptorSource[], onBadFile: (owner: string, error: Error) => void = () => {}) {
@@ -79,9 +80,13 @@ export class DescriptorCatalog implements MethodCatalog {
     return this.servicesServed;
   }
 
+  /** Every file, dependencies before their dependents. Computed once: a catalog never changes. */
   fileDescriptorSet(): Uint8Array {
-    const ordered = this.withDependencies([...this.files.keys()]).map((name) => this.files.get(name)!);
-    return toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: ordered }));
+    if (this.encodedSet === undefined) {
+      const ordered = this.withDependencies([...this.files.keys()]).map((name) => this.files.get(name)!);
+      this.encodedSet = toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: ordered }));
+    }
+    return this.encodedSet;
   }
 
   /** The file named `name` and every file it depends on (serialized, dependencies first); [] if unknown. */

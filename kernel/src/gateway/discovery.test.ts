@@ -131,6 +131,19 @@ describe("health and reflection for the union of services", () => {
     });
   }
 
+  test("undecodable descriptors from a plugin are reported and skipped, the rest still served", async () => {
+    const warnings: string[] = [];
+    const lenient = new Gateway({ directory, authenticate: testAuthenticator, logger: { warn: (message) => warnings.push(message) } });
+    directory.add(
+      { name: "broken", address: plugin.address, credential: plugin.credential, services: ["broken.v1.Broken"] },
+      [Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])],
+    );
+    expect(warnings.some((w) => w.startsWith("plugin broken: undecodable file descriptor ignored"))).toBe(true);
+    expect(lenient.describe(`/${ECHO_SERVICE}/Echo`)?.plugin).toBe("echo");
+    expect(lenient.list().some((method) => method.plugin === "broken")).toBe(false);
+    await lenient.close(0);
+  });
+
   test("a removed plugin's service is no longer described, nor routed, nor SERVING", async () => {
     directory.remove("echo");
     expect(await check(ECHO_SERVICE)).toBe(ServingStatus.NOT_SERVING);
