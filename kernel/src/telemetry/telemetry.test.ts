@@ -97,3 +97,29 @@ describe("telemetry", () => {
     expect(line).toMatchObject({ trace_id: observed.span.spanContext().traceId, span_id: observed.span.spanContext().spanId, service: "ol-test" });
   });
 });
+
+test("spans are exported over OTLP/gRPC when an endpoint is configured", async () => {
+  // A real OTLP/gRPC receiver: the collector's TraceService/Export, answering an empty response.
+  const received: Buffer[] = [];
+  const collector = new Server();
+  collector.register(
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    (call: { request: Buffer }, callback: (e: null, v: Buffer) => void) => {
+      received.push(call.request);
+      callback(null, Buffer.alloc(0));
+    },
+    bytes,
+    bytes,
+    "unary",
+  );
+  const port = await new Promise<number>((resolve, reject) =>
+    collector.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+  );
+  const exporting = new Telemetry({ serviceName: "ol-otlp-test", otlpEndpoint: `http://127.0.0.1:${port}`, logLevel: "silent" });
+  exporting.startCall("/otlp.Test/Exported", "grpc", () => undefined).end(status.OK);
+  await exporting.shutdown(); // flushes the batch
+  await new Promise<void>((resolve) => collector.tryShutdown(() => resolve()));
+  const text = Buffer.concat(received).toString("latin1");
+  expect(text).toContain("/otlp.Test/Exported");
+  expect(text).toContain("ol-otlp-test");
+});

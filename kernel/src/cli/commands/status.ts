@@ -1,10 +1,10 @@
 // `ol status` and `ol plugins`: what the running kernel reports through its PluginRegistryService
 // and KernelService, plus the embedded services it started.
 import type { Command } from "commander";
-import { kernelV1 } from "@openledger/sdk";
+import type { kernelV1 } from "@openledger/sdk";
 import { loadConfig } from "../../config";
 import { isAlive } from "../kernel-files";
-import { connectKernel, stateName, unary, type KernelConnection } from "../kernel-client";
+import type { KernelConnection } from "../kernel-client";
 
 export interface StatusReport {
   kernel: { pid: number; version: string; grpc: string; http: string; metrics: string; startedAtMs: number };
@@ -24,6 +24,7 @@ export interface StatusReport {
 }
 
 async function report(connection: KernelConnection): Promise<StatusReport> {
+  const { stateName, unary } = await import("../kernel-client");
   const { state, metadata } = connection;
   const info = await unary(connection.kernel, connection.kernel.getKernelInfo, {}, metadata);
   const list = await unary(connection.registry, connection.registry.listPlugins, {}, metadata);
@@ -62,6 +63,8 @@ function pluginRows(plugins: StatusReport["plugins"]): string[][] {
 }
 
 async function withKernel(configFile: string | undefined, use: (connection: KernelConnection) => Promise<void>): Promise<void> {
+  // Loaded here: the gRPC clients come with the whole SDK, which other verbs should not wait for.
+  const { connectKernel } = await import("../kernel-client");
   const connection = connectKernel(loadConfig({ file: configFile }).config.dataDir);
   try {
     await use(connection);

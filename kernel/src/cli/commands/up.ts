@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { loadConfig } from "../../config";
-import { Kernel, type KernelAddresses } from "../../kernel";
+import type { Kernel, KernelAddresses } from "../../kernel";
 import { isAlive, kernelFiles, readKernelState, removeKernelFiles, runningKernelPid, writeKernelPid, writeKernelState } from "../kernel-files";
 
 interface UpOptions {
@@ -38,6 +38,8 @@ async function foreground(options: UpOptions): Promise<void> {
   writeKernelPid(config.dataDir, process.pid);
   let kernel: Kernel;
   try {
+    // Loaded here: the kernel pulls in every adapter, which other verbs should not wait for.
+    const { Kernel } = await import("../../kernel");
     kernel = await Kernel.start(config);
   } catch (err) {
     removeKernelFiles(config.dataDir);
