@@ -189,11 +189,11 @@ async function main(): Promise<void> {
     if (process.argv.includes("--json")) {
       process.stdout.write(`${JSON.stringify(rows, (_, v: unknown) => (typeof v === "bigint" ? Number(v) : v))}\n`);
     } else {
-      process.stdout.write(`${"write".padEnd(58)} ${"gas".padStart(9)}  ${"x transfer".padStart(10)}  bar\n`);
+      process.stdout.write(`${"write".padEnd(64)} ${"gas".padStart(9)}  ${"x transfer".padStart(10)}  bar\n`);
       for (const row of rows) {
         const ratio = (Number(row.gas) / Number(reference)).toFixed(2);
         const bar = row.bar === undefined ? "" : `${row.bar} (${row.gas <= row.bar ? "ok" : "OVER"}, ${(Number(row.gas) / Number(row.bar)).toFixed(2)})`;
-        process.stdout.write(`${row.write.padEnd(58)} ${String(row.gas).padStart(9)}  ${ratio.padStart(10)}  ${bar}\n`);
+        process.stdout.write(`${row.write.padEnd(64)} ${String(row.gas).padStart(9)}  ${ratio.padStart(10)}  ${bar}\n`);
       }
     }
   } finally {
