@@ -1,10 +1,13 @@
 // HTTP/JSON against the real echo plugin (plugins/examples/echo-ts, built by `tsc -b`), started by the
 // real plugin host and reached through the real gateway, as the kernel wires them.
-import { freePort } from "@openledger/sdk";
+import { authV1, freePort } from "@openledger/sdk";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { CredentialStore, KernelAuth, publicMethodsOf } from "../auth";
+import { SiweMessage } from "siwe";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+import { CredentialStore, KernelAuth, createAuthService, publicMethodsOf } from "../auth";
 import { Gateway } from "../gateway";
 import { PluginHost } from "../host";
 import { HttpGateway } from "./index";
@@ -57,7 +60,13 @@ describe("HTTP/JSON gateway", () => {
       sessionTtlMs: 60_000,
       nonceTtlMs: 60_000,
     });
-    gateway = new Gateway({ directory: host, authenticate: auth.authenticate });
+    const kernelCredential = randomBytes(32);
+    gateway = new Gateway({
+      directory: host,
+      authenticate: auth.authenticate,
+      kernelCredential,
+      localServices: [{ definition: authV1.AuthServiceService, implementation: createAuthService(auth, kernelCredential) }],
+    });
     await gateway.listen(grpcAddress);
     await host.start();
     await host.waitFor("echo-ts", (p) => p.state === "ready");
@@ -72,8 +81,8 @@ describe("HTTP/JSON gateway", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const post = (method: string, body: unknown, headers: Record<string, string> = {}) =>
-    fetch(`${base}/rpc/${ECHO}/${method}`, {
+  const post = (method: string, body: unknown, headers: Record<string, string> = {}, service = ECHO) =>
+    fetch(`${base}/rpc/${service}/${method}`, {
       method: "POST",
       headers: { "content-type": "application/json", ...headers },
       body: typeof body === "string" ? body : JSON.stringify(body),
@@ -139,6 +148,30 @@ describe("HTTP/JSON gateway", () => {
     expect(tooLarge.status).toBe(413);
     expect(((await tooLarge.json()) as { status: string }).status).toBe("RESOURCE_EXHAUSTED");
     expect((await fetch(`${base}/elsewhere`)).status).toBe(404);
+  });
+
+  test("a browser signs in with Ethereum, creates an API key and calls a plugin with it", async () => {
+    const AUTH = "openledger.kernel.v1.AuthService";
+    const wallet = privateKeyToAccount(generatePrivateKey());
+    const nonce = (await (await post("GetNonce", {}, {}, AUTH)).json()) as { nonce: string; domain: string; uri: string; chainId: string };
+    expect(nonce.chainId).toBe("31337"); // int64 as a JSON string, as proto3 JSON maps it
+    const message = new SiweMessage({
+      domain: nonce.domain,
+      uri: nonce.uri,
+      chainId: Number(nonce.chainId),
+      address: wallet.address,
+      version: "1",
+      nonce: nonce.nonce,
+    }).prepareMessage();
+    const signIn = await post("SignIn", { message, signature: await wallet.signMessage({ message }) }, {}, AUTH);
+    expect(signIn.status).toBe(200);
+    const { sessionToken } = (await signIn.json()) as { sessionToken: string };
+    const created = await post("CreateApiKey", { label: "browser" }, { authorization: `Bearer ${sessionToken}` }, AUTH);
+    const { apiKey: browserKey } = (await created.json()) as { apiKey: string };
+    const echoed = (await (await post("Echo", { message: "signed" }, { "x-api-key": browserKey })).json()) as { caller: string };
+    expect(echoed.caller).toBe(wallet.address.toLowerCase());
+    const replay = await post("SignIn", { message, signature: await wallet.signMessage({ message }) }, {}, AUTH);
+    expect([replay.status, ((await replay.json()) as { message: string }).message]).toEqual([401, "sign-in refused: unknown, used or expired nonce"]);
   });
 
   test("CORS: configured origins get a preflight answer, others nothing", async () => {
