@@ -1,5 +1,5 @@
-// HTTP/JSON against the real echo plugin (plugins/examples/echo-ts, built by `tsc -b`), started by the
-// real plugin host and reached through the real gateway, as the kernel wires them.
+// HTTP/JSON against the real echo plugin (plugins/examples/echo-ts), started by the real plugin host
+// and reached through the real gateway, as the kernel wires them.
 import { authV1, freePort } from "@openledger/sdk";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -10,11 +10,11 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { CredentialStore, KernelAuth, createAuthService, publicMethodsOf } from "../auth";
 import { Gateway } from "../gateway";
 import { PluginHost } from "../host";
+import { buildEchoTsPlugin, quietLogger } from "../host/testing";
 import { HttpGateway } from "./index";
 
 const ECHO = "openledger.examples.v1.EchoService";
 const ADDRESS = "0x1111111111111111111111111111111111111111";
-const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 interface SseEvent {
   event: string;
@@ -42,6 +42,7 @@ describe("HTTP/JSON gateway", () => {
   let apiKey: string;
 
   beforeAll(async () => {
+    buildEchoTsPlugin();
     dir = mkdtempSync(path.join(tmpdir(), "ol-http-"));
     const store = new CredentialStore(path.join(dir, "auth"));
     apiKey = store.createApiKey(ADDRESS, "test", false).apiKey;
@@ -50,7 +51,7 @@ describe("HTTP/JSON gateway", () => {
       pluginDirs: [path.resolve(__dirname, "../../../plugins/examples/echo-ts")],
       dataDir: path.join(dir, "plugins"),
       kernelAddress: grpcAddress,
-      logger: quiet,
+      logger: quietLogger,
     });
     const auth = new KernelAuth({
       store,
