@@ -54,7 +54,8 @@ export function findAnvil(): string {
     }
   }
   for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    for (const candidate of [path.join(dir, "node_modules", ".bin", "anvil"), path.join(dir, ".tools", "bin", "anvil")]) {
+    const candidates = [path.join(dir, "node_modules", ".bin", "anvil"), path.join(dir, ".tools", "bin", "anvil")];
+    for (const candidate of candidates) {
       if (existsSync(candidate)) return candidate;
     }
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ANVIL_DEV_PRIVATE_KEYS, startAnvil, type AnvilChain } from "./anvil";
@@ -57,9 +57,25 @@ describe("deployPlatform against a real anvil", () => {
     expect(await c.openToken.read.balanceOf([me])).toBe(1_000_000_000n * 10n ** 18n);
   });
 
-  it("refuses an address book written by another deployer", async () => {
+  it("refuses an address book written by another deployer, and a damaged one", async () => {
     const other = await connectChain({ rpcUrl: anvil.rpcUrl, privateKey: ANVIL_DEV_PRIVATE_KEYS[1] });
     await expect(deployPlatform(other, { addressBookDir: dir })).rejects.toThrow(/was deployed by/);
+    const damagedDir = mkdtempSync(path.join(tmpdir(), "ol-deploy-damaged-"));
+    try {
+      const file = path.join(damagedDir, `${anvil.chainId}.json`);
+      const deployer = clients.account.address;
+      for (const [text, error] of [
+        ["{ not json", /not valid JSON/],
+        [JSON.stringify({ chainId: 1, deployer, contracts: {} }), /not an address book of chain 31337/],
+        [JSON.stringify({ chainId: 31337, deployer, contracts: { OpenToken: { address: "0x12" } } }), /bad entry for OpenToken/],
+      ] as const) {
+        writeFileSync(file, text);
+        await expect(deployPlatform(clients, { addressBookDir: damagedDir })).rejects.toThrow(error);
+        expect(() => loadAddressBook(damagedDir, anvil.chainId)).toThrow(error);
+      }
+    } finally {
+      rmSync(damagedDir, { recursive: true, force: true });
+    }
   });
 
   it("keeps the chain in anvil's state file across a restart, so the deployment is found again", async () => {

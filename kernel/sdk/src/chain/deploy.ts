@@ -5,7 +5,18 @@
 // finished deployment sends nothing and leaves the address book untouched.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { getContractAddress, keccak256, parseAbi, toHex, zeroAddress, type Abi, type Address, type Hash, type Hex } from "viem";
+import {
+  getContractAddress,
+  isAddress,
+  keccak256,
+  parseAbi,
+  toHex,
+  zeroAddress,
+  type Abi,
+  type Address,
+  type Hash,
+  type Hex,
+} from "viem";
 import * as artifacts from "@openledger/contracts";
 import type { ChainClients } from "./clients";
 import { contractCall, contractCreation, sendIdempotent, type SendOptions } from "./send";
@@ -117,24 +128,42 @@ function serialise(book: AddressBook): string {
   return `${JSON.stringify(book, null, 2)}\n`;
 }
 
-function readAddressBook(file: string): AddressBook | undefined {
+function readAddressBook(file: string, chainId: number): AddressBook | undefined {
   if (!existsSync(file)) return undefined;
-  const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
-  const book = parsed as AddressBook;
-  if (typeof book?.chainId !== "number" || typeof book.contracts !== "object" || book.contracts === null) {
-    throw new Error(`chain: ${file} is not an address book`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new Error(`chain: ${file} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return book;
+  const book = parsed as Partial<AddressBook> | null;
+  if (
+    typeof book !== "object" ||
+    book === null ||
+    book.chainId !== chainId ||
+    typeof book.deployer !== "string" ||
+    typeof book.contracts !== "object" ||
+    book.contracts === null
+  ) {
+    throw new Error(`chain: ${file} is not an address book of chain ${chainId}`);
+  }
+  for (const [name, entry] of Object.entries(book.contracts)) {
+    if (!(PLATFORM_CONTRACTS as readonly string[]).includes(name) || !isAddress(String(entry?.address))) {
+      throw new Error(`chain: ${file} has a bad entry for ${name}`);
+    }
+  }
+  return book as AddressBook;
 }
 
 /** The addresses of a complete deployment, or a clear error naming what is missing. */
 export function loadAddressBook(dir: string, chainId: number): PlatformAddresses {
   const file = addressBookPath(dir, chainId);
-  const book = readAddressBook(file);
+  const book = readAddressBook(file, chainId);
   if (!book) throw new Error(`chain: no address book at ${file}; run \`ol chain deploy\``);
   const missing = PLATFORM_CONTRACTS.filter((name) => !book.contracts[name]);
   if (missing.length > 0) throw new Error(`chain: ${file} lacks ${missing.join(", ")}; run \`ol chain deploy\``);
-  return Object.fromEntries(PLATFORM_CONTRACTS.map((name) => [name, book.contracts[name]!.address])) as PlatformAddresses;
+  const entries = PLATFORM_CONTRACTS.map((name) => [name, book.contracts[name]!.address]);
+  return Object.fromEntries(entries) as PlatformAddresses;
 }
 
 export async function deployPlatform(clients: ChainClients, options: DeployOptions = {}): Promise<DeployResult> {
@@ -143,7 +172,11 @@ export async function deployPlatform(clients: ChainClients, options: DeployOptio
   const operator = config.operator ?? account.address;
   const dir = options.addressBookDir ?? defaultAddressBookDir();
   const file = addressBookPath(dir, clients.chain.id);
-  const book: AddressBook = readAddressBook(file) ?? { chainId: clients.chain.id, deployer: account.address, contracts: {} };
+  const book: AddressBook = readAddressBook(file, clients.chain.id) ?? {
+    chainId: clients.chain.id,
+    deployer: account.address,
+    contracts: {},
+  };
   if (book.deployer.toLowerCase() !== account.address.toLowerCase()) {
     throw new Error(`chain: ${file} was deployed by ${book.deployer}, not by ${account.address}`);
   }
@@ -195,7 +228,8 @@ export async function deployPlatform(clients: ChainClients, options: DeployOptio
       clients,
       {
         label,
-        isDone: () => publicClient.readContract({ address, abi: accessControlAbi, functionName: "hasRole", args: [role, to] }),
+        isDone: () =>
+          publicClient.readContract({ address, abi: accessControlAbi, functionName: "hasRole", args: [role, to] }),
         request: contractCall({ address, abi: accessControlAbi, functionName: "grantRole", args: [role, to] }),
       },
       { ...sendOptions, onSent: countSent },
@@ -207,7 +241,8 @@ export async function deployPlatform(clients: ChainClients, options: DeployOptio
   const attribution = await deploy("AttributionAnchor", [account.address]);
   const rewards = await deploy("RewardDistributor", [token, account.address]);
   const votes = await deploy("ContributionVotes", [account.address]);
-  const timelock = await deploy("OpenTimelock", [BigInt(config.timelockDelaySeconds), [], [zeroAddress], account.address]);
+  const timelockArgs = [BigInt(config.timelockDelaySeconds), [], [zeroAddress], account.address];
+  const timelock = await deploy("OpenTimelock", timelockArgs);
   const governor = await deploy("OpenGovernor", [
     votes,
     timelock,

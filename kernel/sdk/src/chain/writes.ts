@@ -1,6 +1,6 @@
 // The platform's chain writes, each made idempotent by the chain-state read that proves it happened.
 // Temporal activities call these; a retry after a crash or a lost response never applies twice.
-import { zeroHash, type Address, type Hex } from "viem";
+import { getContract, zeroHash, type Address, type Hex } from "viem";
 import {
   attributionAnchorAbi,
   contributionVotesAbi,
@@ -12,7 +12,10 @@ import type { ChainClients } from "./clients";
 import type { PlatformAddresses } from "./deploy";
 import { ChainWriteError, contractCall, sendIdempotent, type SendOptions, type SendResult } from "./send";
 
-type Addresses = Pick<PlatformAddresses, "RewardDistributor" | "AttributionAnchor" | "DatanetRegistry" | "ContributionVotes" | "ModelRegistry">;
+type Addresses = Pick<
+  PlatformAddresses,
+  "RewardDistributor" | "AttributionAnchor" | "DatanetRegistry" | "ContributionVotes" | "ModelRegistry"
+>;
 
 /** Publishes an epoch's reward root; an epoch already holding another root is a conflict, not a retry. */
 export function postRewardRoot(
@@ -23,12 +26,13 @@ export function postRewardRoot(
   options?: SendOptions,
 ): Promise<SendResult> {
   const address = addresses.RewardDistributor;
+  const distributor = getContract({ address, abi: rewardDistributorAbi, client: clients.publicClient });
   return sendIdempotent(
     clients,
     {
       label: `post reward root of epoch ${epoch}`,
       isDone: async () => {
-        const existing = await clients.publicClient.readContract({ address, abi: rewardDistributorAbi, functionName: "rootOf", args: [epoch] });
+        const existing = await distributor.read.rootOf([epoch]);
         if (existing !== zeroHash && existing !== root) {
           throw new ChainWriteError(`epoch ${epoch} already has reward root ${existing}, not ${root}`);
         }
@@ -48,19 +52,25 @@ export function anchorEpoch(
   options?: SendOptions,
 ): Promise<SendResult> {
   const address = addresses.AttributionAnchor;
+  const anchorContract = getContract({ address, abi: attributionAnchorAbi, client: clients.publicClient });
   const { epoch, root, totalFees } = anchor;
   return sendIdempotent(
     clients,
     {
       label: `anchor attribution of epoch ${epoch}`,
       isDone: async () => {
-        const existing = await clients.publicClient.readContract({ address, abi: attributionAnchorAbi, functionName: "rootOf", args: [epoch] });
+        const existing = await anchorContract.read.rootOf([epoch]);
         if (existing !== zeroHash && existing !== root) {
           throw new ChainWriteError(`epoch ${epoch} is already anchored with ${existing}, not ${root}`);
         }
         return existing === root;
       },
-      request: contractCall({ address, abi: attributionAnchorAbi, functionName: "anchor", args: [epoch, root, totalFees] }),
+      request: contractCall({
+        address,
+        abi: attributionAnchorAbi,
+        functionName: "anchor",
+        args: [epoch, root, totalFees],
+      }),
     },
     options,
   );
@@ -74,8 +84,8 @@ export async function anchorContributions(
   options?: SendOptions,
 ): Promise<bigint> {
   const address = addresses.DatanetRegistry;
-  const find = () =>
-    clients.publicClient.readContract({ address, abi: datanetRegistryAbi, functionName: "findBatch", args: [batch.datanetId, batch.root] });
+  const registry = getContract({ address, abi: datanetRegistryAbi, client: clients.publicClient });
+  const find = () => registry.read.findBatch([batch.datanetId, batch.root]);
   await sendIdempotent(
     clients,
     {
@@ -101,14 +111,19 @@ export async function createDatanet(
   options?: SendOptions,
 ): Promise<bigint> {
   const address = addresses.DatanetRegistry;
-  const idOf = () =>
-    clients.publicClient.readContract({ address, abi: datanetRegistryAbi, functionName: "datanetIdOf", args: [datanet.metadataHash] });
+  const registry = getContract({ address, abi: datanetRegistryAbi, client: clients.publicClient });
+  const idOf = () => registry.read.datanetIdOf([datanet.metadataHash]);
   await sendIdempotent(
     clients,
     {
       label: `create datanet ${datanet.metadataHash}`,
       isDone: async () => (await idOf()) !== 0n,
-      request: contractCall({ address, abi: datanetRegistryAbi, functionName: "createDatanet", args: [datanet.metadataHash, datanet.uri] }),
+      request: contractCall({
+        address,
+        abi: datanetRegistryAbi,
+        functionName: "createDatanet",
+        args: [datanet.metadataHash, datanet.uri],
+      }),
     },
     options,
   );
@@ -128,8 +143,8 @@ export async function registerModel(
   options?: SendOptions,
 ): Promise<bigint> {
   const address = addresses.ModelRegistry;
-  const idOf = () =>
-    clients.publicClient.readContract({ address, abi: modelRegistryAbi, functionName: "modelIdOfAdapter", args: [model.adapterHash] });
+  const registry = getContract({ address, abi: modelRegistryAbi, client: clients.publicClient });
+  const idOf = () => registry.read.modelIdOfAdapter([model.adapterHash]);
   await sendIdempotent(
     clients,
     {
@@ -155,14 +170,14 @@ export function mintContributionVotes(
   options?: SendOptions,
 ): Promise<SendResult> {
   const address = addresses.ContributionVotes;
+  const votes = getContract({ address, abi: contributionVotesAbi, client: clients.publicClient });
   return sendIdempotent(
     clients,
     {
       label: `mint contribution votes for ${entries.length} account(s)`,
       isDone: async () => {
         for (const { account, cumulativeUnits } of entries) {
-          const units = await clients.publicClient.readContract({ address, abi: contributionVotesAbi, functionName: "votingUnits", args: [account] });
-          if (units < cumulativeUnits) return false;
+          if ((await votes.read.votingUnits([account])) < cumulativeUnits) return false;
         }
         return true;
       },
