@@ -1,6 +1,7 @@
 // ol_fuzz_seeds DIR: writes the seed corpora with the engine's own writers (tools/model_writers.h):
-// DIR/gguf (tiny models in several weight types), DIR/safetensors (a tiny model and a PEFT
-// adapter), DIR/tokenizer (a few texts). The fuzzers mutate from these valid files.
+// DIR/gguf (tiny models in several weight types), DIR/safetensors (a tiny model and
+// a PEFT adapter), DIR/tokenizer_json (a tiny tokenizer.json), DIR/tokenizer (a few texts). The
+// fuzzers mutate from these valid files.
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -17,7 +18,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fs::path out = argv[1];
-  for (const char* sub : {"gguf", "safetensors", "tokenizer"}) fs::create_directories(out / sub);
+  for (const char* sub : {"gguf", "safetensors", "tokenizer", "tokenizer_json"}) fs::create_directories(out / sub);
   TinyModelSpec model;
   model.n_vocab = 259;  // the smallest the generator allows (byte tokens + specials)
   model.n_embd = 32;
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   const fs::path scratch = out / "scratch";
   write_tiny_hf(model, (scratch / "hf").string());
   fs::copy_file(scratch / "hf" / "model.safetensors", out / "safetensors" / "tiny-model.safetensors");
+  fs::copy_file(scratch / "hf" / "tokenizer.json", out / "tokenizer_json" / "tiny-tokenizer.json");
   TinyAdapterSpec adapter;
   adapter.rank = 2;
   write_tiny_adapter(model, adapter, (scratch / "adapter").string());

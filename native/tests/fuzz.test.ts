@@ -2,7 +2,7 @@
 // time, seeded with tiny valid files written by the engine's own writers plus the head of the
 // real SmolLM2 GGUF. Any crash, sanitizer report, leak or broken invariant fails the test; the
 // crashing input is kept under native/fuzz/build/artifacts/ for reproduction.
-// OL_FUZZ_SECONDS sets the time per harness (default 20, so 60 s in all); OL_FUZZ_CXX the compiler.
+// OL_FUZZ_SECONDS sets the time per harness (default 15: 60 s over the four); OL_FUZZ_CXX the compiler.
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -12,9 +12,9 @@ const nativeDir = path.resolve(__dirname, "..");
 const fuzzDir = path.join(nativeDir, "fuzz");
 const buildDir = path.join(fuzzDir, "build");
 const artifactsDir = path.join(buildDir, "artifacts");
-const secondsPerHarness = Number(process.env.OL_FUZZ_SECONDS ?? "20");
+const secondsPerHarness = Number(process.env.OL_FUZZ_SECONDS ?? "15");
 const realModel = path.join(os.homedir(), ".cache/openledger/models/SmolLM2-135M-Instruct.Q4_1.gguf");
-const harnesses = ["tokenizer", "gguf", "safetensors"] as const;
+const harnesses = ["tokenizer", "gguf", "safetensors", "tokenizer_json"] as const;
 
 interface RunResult {
   status: number | null;
