@@ -184,6 +184,21 @@ describe("Gateway", () => {
     expect(response).toEqual({ joined: "abc", parts: 3 });
   });
 
+  test("long streams keep every message, in order, both ways", async () => {
+    const parts = Array.from({ length: 2000 }, (_, i) => String(i % 10));
+    const joined = await unary<ConcatResponse>((done) => {
+      const call = echo.concat(keyed(), done);
+      for (const part of parts) call.write({ part });
+      call.end();
+    });
+    expect(joined).toEqual({ joined: parts.join(""), parts: parts.length });
+    const call = echo.chat(keyed());
+    const answers = collect<ChatResponse>(call);
+    for (let i = 0; i < 1000; i++) call.write({ text: String(i) });
+    call.end();
+    expect((await answers).map((answer) => answer.text)).toEqual(Array.from({ length: 1000 }, (_, i) => `echo: ${i}`));
+  });
+
   test("bidi streaming answers each message as it arrives", async () => {
     const call = echo.chat(keyed());
     const first = await new Promise<ChatResponse>((resolve) => {

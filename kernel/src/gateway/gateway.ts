@@ -13,15 +13,10 @@ import {
   ServerCredentials,
   credentials,
   status as Status,
-  type CallOptions,
   type ChannelOptions,
-  type ClientDuplexStream,
-  type ClientReadableStream,
-  type ClientWritableStream,
+  type Deadline,
   type ServerDuplexStream,
-  type ServerReadableStream,
   type ServerUnaryCall,
-  type ServerWritableStream,
   type ServiceDefinition,
   type ServiceError,
   type ServerInterceptor,
@@ -118,33 +113,12 @@ const passBytes = (value: Buffer): Buffer => value;
 type ServerCall = EventEmitter &
   Pick<ServerUnaryCall<unknown, unknown>, "metadata" | "cancelled" | "getDeadline" | "sendMetadata">;
 
-/** What every kind of upstream (client) call has. */
-type UpstreamCall = EventEmitter & { cancel(): void };
-
 /**
- * Relays the client's request stream to the upstream call with backpressure, half-closing it when
- * the client does. Returns a function that stops relaying (once the upstream call has ended).
+ * A pass-through server call seen through one type: which members are used depends on the kind
+ * (request for unary requests, data/end/pause/resume for request streams, write/end for response
+ * streams), and the relay only touches those its route's kind has.
  */
-function relayRequests(
-  call: ServerReadableStream<Buffer, Buffer> | ServerDuplexStream<Buffer, Buffer>,
-  upstream: ClientWritableStream<Buffer> | ClientDuplexStream<Buffer, Buffer>,
-): () => void {
-  let stopped = false;
-  call.on("data", (message: Buffer) => {
-    if (stopped) return;
-    if (!upstream.write(message)) {
-      call.pause();
-      upstream.once("drain", () => call.resume());
-    }
-  });
-  call.on("end", () => {
-    if (!stopped) upstream.end();
-  });
-  return () => {
-    stopped = true;
-    call.resume();
-  };
-}
+type PassThroughCall = ServerCall & { request: Buffer } & Pick<ServerDuplexStream<Buffer, Buffer>, "write" | "end" | "pause" | "resume">;
 
 function toServiceError(error: unknown, fallbackCode: Status): Partial<ServiceError> {
   const { code, details, message, metadata } = error as Partial<ServiceError>;
@@ -175,7 +149,7 @@ interface OpenedCall {
   plugin: string;
   client: Client;
   metadata: Metadata;
-  options: CallOptions;
+  deadline: Deadline;
 }
 
 export class Gateway implements MethodCatalog {
@@ -416,10 +390,8 @@ export class Gateway implements MethodCatalog {
     }
     const metadata = requestMetadataForUpstream(call.metadata, this.credentialHeaders);
     for (const [key, value] of Object.entries(signIdentity(plugin.credential, identity, methodPath))) metadata.set(key, value);
-    const deadline = call.getDeadline();
-    const options: CallOptions = {};
-    if (deadline instanceof Date || Number.isFinite(deadline)) options.deadline = deadline;
-    return { plugin: pluginName, client: this.upstreamOf(plugin), metadata, options };
+    // Infinity when the client set none; grpc-js sends what remains of it as grpc-timeout.
+    return { plugin: pluginName, client: this.upstreamOf(plugin), metadata, deadline: call.getDeadline() };
   }
 
   private statusForClient(pluginName: string, status: StatusObject, headersSeen: boolean): Partial<ServiceError> {
@@ -430,108 +402,66 @@ export class Gateway implements MethodCatalog {
   }
 
   private forwarder(methodPath: string, route: Route): UntypedHandleCall {
-    const open = (call: ServerCall) => this.open(call, methodPath, route.plugin);
-    switch (route.type) {
-      case "unary":
-        return ((call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
-          open(call).then((up) => {
-            if (call.cancelled) return;
-            let response: Buffer | undefined;
-            const upstream = up.client.makeUnaryRequest(methodPath, passBytes, passBytes, call.request, up.metadata, up.options, (_e, value) => {
-              response = value;
-            });
-            this.relayEnd(upstream, call, (status, headersSeen) =>
-              status.code === Status.OK
-                ? callback(null, response, responseMetadataForClient(status.metadata))
-                : callback(this.statusForClient(up.plugin, status, headersSeen)),
-            );
-          }, (error) => callback(error));
-        }) as UntypedHandleCall;
-      case "clientStream":
-        return ((call: ServerReadableStream<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
-          open(call).then((up) => {
-            if (call.cancelled) return;
-            let response: Buffer | undefined;
-            const upstream = up.client.makeClientStreamRequest(methodPath, passBytes, passBytes, up.metadata, up.options, (_e, value) => {
-              response = value;
-            });
-            const stopRequests = relayRequests(call, upstream);
-            this.relayEnd(upstream, call, (status, headersSeen) => {
-              stopRequests();
-              if (status.code === Status.OK) callback(null, response, responseMetadataForClient(status.metadata));
-              else callback(this.statusForClient(up.plugin, status, headersSeen));
-            });
-          }, (error) => callback(error));
-        }) as UntypedHandleCall;
-      case "serverStream":
-        return ((call: ServerWritableStream<Buffer, Buffer>) => {
-          open(call).then((up) => {
-            if (call.cancelled) return;
-            const upstream = up.client.makeServerStreamRequest(methodPath, passBytes, passBytes, call.request, up.metadata, up.options);
-            this.relayStream(up.plugin, upstream, call);
-          }, (error) => fail(call, error));
-        }) as UntypedHandleCall;
-      case "bidi":
-        return ((call: ServerDuplexStream<Buffer, Buffer>) => {
-          open(call).then((up) => {
-            if (call.cancelled) return;
-            const upstream = up.client.makeBidiStreamRequest(methodPath, passBytes, passBytes, up.metadata, up.options);
-            this.relayStream(up.plugin, upstream, call, relayRequests(call, upstream));
-          }, (error) => fail(call, error));
-        }) as UntypedHandleCall;
-    }
+    const requestStream = route.type === "clientStream" || route.type === "bidi";
+    // grpc-js passes a callback exactly when the response is a single message.
+    return ((call: ServerCall, callback?: sendUnaryData<Buffer>) => {
+      this.open(call, methodPath, route.plugin).then(
+        (up) => {
+          if (!call.cancelled) this.relay(methodPath, up, call as PassThroughCall, requestStream, callback);
+        },
+        (error) => fail(call, error, callback),
+      );
+    }) as UntypedHandleCall;
   }
 
   /**
-   * Relays response headers, cancellation and the final status of an upstream call. `done` gets
-   * the status and whether response headers had arrived before it.
+   * One upstream call for one client call, whatever its kind, on the channel's raw call interface
+   * (bytes in, bytes out; the client-side stream wrappers would only be unwrapped again). Messages
+   * are relayed with flow control both ways: the next upstream message is read once the client's
+   * stream took the last one, the next client message once the last one went upstream.
+   * `respond` is the unary response callback; without it the response is a stream.
    */
-  private relayEnd(
-    upstream: UpstreamCall,
-    call: ServerCall,
-    done: (status: StatusObject, headersSeen: boolean) => void,
-  ): void {
+  private relay(methodPath: string, up: OpenedCall, call: PassThroughCall, requestStream: boolean, respond?: sendUnaryData<Buffer>): void {
+    const upstream = up.client.getChannel().createCall(methodPath, up.deadline, null, null, null);
     let headersSeen = false;
-    upstream.on("metadata", (metadata: Metadata) => {
-      headersSeen = true;
-      call.sendMetadata(responseMetadataForClient(metadata));
+    let ended = false;
+    let response: Buffer | undefined;
+    upstream.start(up.metadata, {
+      onReceiveMetadata: (metadata: Metadata) => {
+        headersSeen = true;
+        call.sendMetadata(responseMetadataForClient(metadata));
+      },
+      onReceiveMessage: (message: Buffer) => {
+        if (respond) {
+          response = message;
+          upstream.startRead();
+        } else if (call.write(message)) upstream.startRead();
+        else call.once("drain", () => upstream.startRead());
+      },
+      onReceiveStatus: (status: StatusObject) => {
+        ended = true;
+        const trailers = responseMetadataForClient(status.metadata);
+        if (status.code !== Status.OK) fail(call, this.statusForClient(up.plugin, status, headersSeen), respond);
+        else if (!respond) call.end(trailers);
+        else if (response === undefined) respond({ code: Status.INTERNAL, details: `plugin ${up.plugin} sent no response message` });
+        else respond(null, response, trailers);
+      },
     });
-    upstream.on("error", () => {}); // the status event carries it
-    upstream.on("status", (status: StatusObject) => done(status, headersSeen));
-    call.on("cancelled", () => upstream.cancel());
-  }
-
-  /** Relays a response stream with backpressure, then its status (after the last message). */
-  private relayStream(
-    pluginName: string,
-    upstream: ClientReadableStream<Buffer> | ClientDuplexStream<Buffer, Buffer>,
-    call: ServerWritableStream<Buffer, Buffer> | ServerDuplexStream<Buffer, Buffer>,
-    onStatus: () => void = () => {},
-  ): void {
-    let drained = false;
-    let okStatus: StatusObject | undefined;
-    const finishOk = (): void => {
-      if (drained && okStatus) call.end(responseMetadataForClient(okStatus.metadata));
-    };
-    upstream.on("data", (message: Buffer) => {
-      if (!call.write(message)) {
-        upstream.pause();
-        call.once("drain", () => upstream.resume());
-      }
-    });
-    upstream.on("end", () => {
-      drained = true;
-      finishOk();
-    });
-    this.relayEnd(upstream, call, (status, headersSeen) => {
-      onStatus();
-      if (status.code !== Status.OK) {
-        call.emit("error", this.statusForClient(pluginName, status, headersSeen));
-        return;
-      }
-      okStatus = status;
-      finishOk();
-    });
+    if (requestStream) {
+      call.on("data", (message: Buffer) => {
+        if (ended) return;
+        call.pause();
+        upstream.sendMessageWithContext({ callback: () => call.resume() }, message);
+      });
+      call.on("end", () => {
+        if (!ended) upstream.halfClose();
+      });
+    } else {
+      upstream.sendMessageWithContext({}, call.request);
+      upstream.halfClose();
+    }
+    upstream.startRead();
+    call.on("cancelled", () => upstream.cancelWithStatus(Status.CANCELLED, "cancelled by the client"));
   }
 
   /** Wraps a local service so its calls are authenticated and carry kernel-signed identity headers. */
