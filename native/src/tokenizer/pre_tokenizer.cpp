@@ -1,5 +1,6 @@
 #include "pre_tokenizer.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "unicode.h"
@@ -14,7 +15,7 @@ using unicode::flags;
 // boundary, and both matches and the text between them become pieces.
 using Pieces = std::vector<size_t>;
 
-// Calls emit_piece(begin, end) for the sub-pieces `split_one(begin, end, add)` produces.
+// Re-splits every piece: split_one(begin, end, out) appends the sub-piece lengths of [begin, end).
 template <typename SplitOne>
 Pieces split_each(const Pieces& pieces, SplitOne split_one) {
   Pieces out;
@@ -121,10 +122,8 @@ void split_gpt2(const std::vector<uint32_t>& cps, size_t begin, size_t end, Piec
     const size_t spaces = whitespace_run(w, pos);
     if (spaces > 1 && w.cp(pos + spaces) != kOutOfRange) {
       emit_to(pos + spaces - 1);  // \s+(?!\S): leave the last space to the next word
-    } else if (spaces > 0) {
-      emit_to(pos + spaces);
     } else {
-      emit_to(pos + 1);  // ' ' at the very end of the piece, alone
+      emit_to(pos + std::max<size_t>(spaces, 1));  // \s+ (every code point matched a rule above)
     }
   }
 }
@@ -177,10 +176,8 @@ void split_llama3(const std::vector<uint32_t>& cps, size_t begin, size_t end, si
       emit_to(after_last_newline);  // \s*[\r\n]+
     } else if (spaces > 1 && w.cp(pos + spaces) != kOutOfRange) {
       emit_to(pos + spaces - 1);
-    } else if (spaces > 0) {
-      emit_to(pos + spaces);
     } else {
-      emit_to(pos + 1);
+      emit_to(pos + std::max<size_t>(spaces, 1));
     }
   }
 }
