@@ -111,7 +111,7 @@ class VocabTokenizer : public Tokenizer {
                               std::to_string(n_vocab()));
   }
 
-  // Control, unknown and user-defined tokens, and whether this call shows them.
+  // Control and unknown tokens: matched in text only with parse_special, shown only with render_special.
   static bool is_hidden_special(TokenType type) { return type == TokenType::Control || type == TokenType::Unknown; }
 
   TokenizerSpec spec_;
