@@ -171,6 +171,21 @@ describe("sendIdempotent under faults", () => {
     }
   });
 
+  it("two processes post the same root at once: one posts it, the other finds it", async () => {
+    const root = keccak256(toHex("epoch 4"));
+    const outcomes: string[] = [];
+    const start = () =>
+      spawnManaged(
+        process.execPath,
+        ["-e", CHILD, anvil.rpcUrl, ANVIL_DEV_PRIVATE_KEYS[0], JSON.stringify(addresses), "4", root],
+        { cwd: REPO, readyTimeoutMs: 60_000, onLine: (line) => line.startsWith("DONE ") && outcomes.push(line.slice(5)) },
+      );
+    const children = await Promise.all([start(), start()]);
+    expect(await Promise.all(children.map((c) => c.exited))).toEqual([0, 0]);
+    expect(outcomes.sort()).toEqual(["already-done", "confirmed"]);
+    expect(await rootsPosted(4n)).toBe(1);
+  });
+
   it("refuses to overwrite an epoch with a different root, and explains a revert", async () => {
     await expect(postRewardRoot(operator, addresses, 3n, keccak256(toHex("other")))).rejects.toThrow(
       /epoch 3 already has reward root/,

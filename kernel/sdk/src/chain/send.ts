@@ -10,6 +10,7 @@
 // backoff; writes from one account in this process are serialised so their nonces never collide.
 import {
   BaseError,
+  FeeCapTooLowError,
   HttpRequestError,
   LimitExceededRpcError,
   NonceTooLowError,
@@ -108,7 +109,10 @@ function serialised<T>(key: string, task: () => Promise<T>): Promise<T> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// Includes the node refusing our nonce or fee: another writer of the same account (another process)
+// or a fee spike; the next attempt re-reads state, nonce and fees.
 const TRANSIENT_ERRORS = [
+  FeeCapTooLowError,
   HttpRequestError,
   TimeoutError,
   SocketClosedError,
@@ -123,7 +127,9 @@ const TRANSIENT_ERRORS = [
 export function isTransientChainError(err: unknown): boolean {
   if (err instanceof ChainWriteError) return false;
   if (err instanceof BaseError) {
-    return err.walk((e) => TRANSIENT_ERRORS.some((kind) => e instanceof kind)) !== null;
+    const transient = (e: unknown) =>
+      TRANSIENT_ERRORS.some((kind) => e instanceof kind) || /underpriced/i.test((e as Error).message ?? "");
+    return err.walk(transient) !== null;
   }
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === "string" && ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE"].includes(code);
@@ -175,6 +181,8 @@ async function attempt(clients: ChainClients, write: IdempotentWrite, options: S
     gas = await publicClient.estimateGas({ account, to, data });
   } catch (err) {
     if (isTransientChainError(err)) throw err;
+    // Another writer (another process with the same key) may have applied it since the check.
+    if (await write.isDone()) return { status: "already-done" };
     throw new ChainWriteError(`${write.label}: refused by the chain: ${describeRevert(err, abi)}`);
   }
   const nonce = await publicClient.getTransactionCount({ address: account.address, blockTag: "pending" });
