@@ -1,10 +1,13 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { getAddress } from "viem";
+import { modelRegistryAbi, modelRegistryBytecode } from "@openledger/contracts";
 import { ANVIL_DEV_PRIVATE_KEYS, startAnvil, type AnvilChain } from "./anvil";
 import { connectChain, type ChainClients } from "./clients";
 import { deployPlatform, loadAddressBook, PLATFORM_CONTRACTS } from "./deploy";
 import { platformContracts } from "./contracts";
+import { contractCreation, sendIdempotent } from "./send";
 
 describe("deployPlatform against a real anvil", () => {
   let anvil: AnvilChain;
@@ -109,8 +112,20 @@ describe("deployPlatform against a real anvil", () => {
     const fresh = await startAnvil();
     try {
       const freshClients = await connectChain({ rpcUrl: fresh.rpcUrl, privateKey: ANVIL_DEV_PRIVATE_KEYS[0] });
+      // Something else is created first, at the address the book gives OpenToken on the old chain.
+      const other = await sendIdempotent(freshClients, {
+        label: "an unrelated contract",
+        isDone: async () => false,
+        request: contractCreation({ abi: modelRegistryAbi, bytecode: modelRegistryBytecode, args: [] }),
+      });
+      const oldBook = loadAddressBook(dir, anvil.chainId);
+      expect(other.status === "confirmed" && getAddress(other.receipt.contractAddress!)).toBe(oldBook.OpenToken);
+
       const result = await deployPlatform(freshClients, { addressBookDir: dir });
       expect(result.transactionsSent).toBe(PLATFORM_CONTRACTS.length + 7);
+      expect(result.addresses.OpenToken).not.toBe(oldBook.OpenToken);
+      const token = platformContracts(freshClients, result.addresses).openToken;
+      expect(await token.read.symbol()).toBe("OPEN");
       for (const name of PLATFORM_CONTRACTS) {
         const code = await freshClients.publicClient.getCode({ address: result.addresses[name] });
         expect(code?.length ?? 0).toBeGreaterThan(2);

@@ -11,6 +11,7 @@ import {
   keccak256,
   parseAbi,
   toHex,
+  TransactionReceiptNotFoundError,
   zeroAddress,
   type Abi,
   type Address,
@@ -202,11 +203,18 @@ export async function deployPlatform(clients: ChainClients, options: DeployOptio
       clients,
       {
         label: `deploy ${name}`,
+        // Done when this chain holds our creation transaction's receipt for that address: code alone
+        // could belong to something else created at the same address on a chain that was reset.
         isDone: async () => {
           const entry = book.contracts[name];
           if (!entry) return false;
-          const code = await publicClient.getCode({ address: entry.address });
-          return code !== undefined && code !== "0x";
+          const receipt = await publicClient
+            .getTransactionReceipt({ hash: entry.transactionHash })
+            .catch((err: unknown) => {
+              if (err instanceof TransactionReceiptNotFoundError) return undefined;
+              throw err;
+            });
+          return receipt?.status === "success" && receipt.contractAddress?.toLowerCase() === entry.address.toLowerCase();
         },
         request: contractCreation({ ...ARTIFACTS[name], args }),
       },
