@@ -1,6 +1,6 @@
 // Conformance with llama.cpp: on every golden string our ids equal llama.cpp's (golden/*.json,
 // written by golden/gen-tokenizer-golden.mjs through node-llama-cpp) for the real SmolLM2-135M-Instruct
-// GGUF, for its vocabulary under the other pre-tokenizers, and for a SentencePiece vocabulary. The
+// GGUF, for a byte-level vocabulary under the other pre-tokenizers, and for a SentencePiece one. The
 // GGUF comes from $OL_SMOLLM2_GGUF or the model cache that scripts/bootstrap.sh fills; its metadata
 // becomes a TokenizerSpec through the engine's loader (model/tokenizer_spec.h).
 #include <gtest/gtest.h>
@@ -33,19 +33,16 @@ TokenizerSpec spec_from_gguf_file(const std::string& path) {
   return tokenizer_spec_from_gguf(parse_gguf(file.data(), file.size()));
 }
 
-// One golden file: its header says which vocabulary (the real model, possibly under another
-// pre-tokenizer, or a fixture GGUF next to it) produced the ids.
+// One golden file: its header says which vocabulary (the real model or a fixture GGUF next to it,
+// possibly under another pre-tokenizer) produced the ids.
 class GoldenFile : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(GoldenFile, IdsEqualLlamaCpp) {
   const JsonValue golden = JsonValue::parse(read_text_file(kGoldenDir + "/" + GetParam(), 16 << 20));
   TokenizerSpec spec;
-  if (const JsonValue* fixture = golden.find("vocab_fixture")) {
-    spec = spec_from_gguf_file(kGoldenDir + "/" + fixture->as_string("vocab_fixture"));
-  } else {
-    spec = spec_from_gguf_file(model_path());
-    if (const JsonValue* pre = golden.find("pre_override")) spec.pre = pre->as_string("pre_override");
-  }
+  const JsonValue* fixture = golden.find("vocab_fixture");
+  spec = spec_from_gguf_file(fixture ? kGoldenDir + "/" + fixture->as_string("vocab_fixture") : model_path());
+  if (const JsonValue* pre = golden.find("pre_override")) spec.pre = pre->as_string("pre_override");
   const bool byte_level = spec.kind == TokenizerKind::BytePairGpt2;
   const std::unique_ptr<Tokenizer> tokenizer = make_tokenizer(std::move(spec));
   const auto& cases = golden.find("cases")->as_array("cases");
@@ -68,9 +65,9 @@ TEST_P(GoldenFile, IdsEqualLlamaCpp) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tokenizer, GoldenFile,
-                         ::testing::Values("smollm2-tokenizer.json", "smollm2-pre-llama-bpe-tokenizer.json",
-                                           "smollm2-pre-qwen2-tokenizer.json", "smollm2-pre-gpt-2-tokenizer.json",
-                                           "smollm2-pre-default-tokenizer.json", "spm-tokenizer.json"));
+                         ::testing::Values("smollm2-tokenizer.json", "bpe-pre-llama-bpe-tokenizer.json",
+                                           "bpe-pre-qwen2-tokenizer.json", "bpe-pre-gpt-2-tokenizer.json",
+                                           "bpe-pre-default-tokenizer.json", "spm-tokenizer.json"));
 
 TEST(SmolLM2Tokenizer, ChatTemplateFromMetadata) {
   const std::unique_ptr<Tokenizer> tokenizer = make_tokenizer(spec_from_gguf_file(model_path()));

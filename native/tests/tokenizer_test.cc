@@ -71,6 +71,9 @@ TEST(PreTokenizer, RejectsUnknownName) {
   EXPECT_THROW(pre_tokenizer_from_name("no-such-pre"), std::runtime_error);
   EXPECT_EQ(pre_tokenizer_from_name("smollm"), PreTokenizer::SmolLM);
   EXPECT_EQ(pre_tokenizer_from_name("llama-bpe"), PreTokenizer::Llama3);
+  EXPECT_EQ(pre_tokenizer_from_name("starcoder"), PreTokenizer::SmolLM);
+  EXPECT_EQ(pre_tokenizer_from_name(""), PreTokenizer::Default);
+  EXPECT_THROW(pre_tokenizer_from_name("tekken"), std::runtime_error);
 }
 
 // A byte-level vocabulary: the 256 byte symbols (id = byte), then merged tokens and specials.

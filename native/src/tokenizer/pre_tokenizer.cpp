@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 #include "unicode.h"
 
@@ -205,13 +206,26 @@ std::vector<std::string> byte_encode_pieces(const std::vector<uint32_t>& cps, co
 }  // namespace
 
 PreTokenizer pre_tokenizer_from_name(std::string_view name) {
-  if (name.empty() || name == "default") return PreTokenizer::Default;
-  if (name == "gpt-2" || name == "gpt2") return PreTokenizer::Gpt2;
-  if (name == "llama-bpe" || name == "llama3" || name == "llama-v3") return PreTokenizer::Llama3;
-  if (name == "qwen2") return PreTokenizer::Qwen2;
-  if (name == "smollm") return PreTokenizer::SmolLM;
+  // llama.cpp's names for each rule set (aliases checked against it: same ids on random text).
+  static const std::pair<std::string_view, PreTokenizer> kNames[] = {
+      {"default", PreTokenizer::Default},       {"", PreTokenizer::Default},
+      {"gpt-2", PreTokenizer::Gpt2},            {"gpt2", PreTokenizer::Gpt2},
+      {"phi-2", PreTokenizer::Gpt2},            {"mpt", PreTokenizer::Gpt2},
+      {"olmo", PreTokenizer::Gpt2},             {"jais", PreTokenizer::Gpt2},
+      {"trillion", PreTokenizer::Gpt2},         {"llama-bpe", PreTokenizer::Llama3},
+      {"llama3", PreTokenizer::Llama3},         {"llama-v3", PreTokenizer::Llama3},
+      {"falcon3", PreTokenizer::Llama3},        {"pixtral", PreTokenizer::Llama3},
+      {"qwen2", PreTokenizer::Qwen2},           {"deepseek-r1-qwen", PreTokenizer::Qwen2},
+      {"smollm", PreTokenizer::SmolLM},         {"starcoder", PreTokenizer::SmolLM},
+      {"refact", PreTokenizer::SmolLM},         {"command-r", PreTokenizer::SmolLM},
+      {"codeshell", PreTokenizer::SmolLM},      {"exaone", PreTokenizer::SmolLM},
+      {"minerva-7b", PreTokenizer::SmolLM},
+  };
+  for (const auto& [known, pre] : kNames) {
+    if (name == known) return pre;
+  }
   throw std::runtime_error("unknown pre-tokenizer '" + std::string(name) +
-                           "' (supported: default, gpt-2, llama-bpe, qwen2, smollm)");
+                           "' (supported: default, gpt-2, llama-bpe, qwen2, smollm and their llama.cpp aliases)");
 }
 
 bool pre_tokenizer_ignores_merges(PreTokenizer pre) { return pre == PreTokenizer::Llama3; }

@@ -10,13 +10,14 @@ namespace ol {
 
 enum class PreTokenizer {
   Default,  // "default" or missing: GPT-2 rules plus punctuation, digit-run and 3-digit splits
-  Gpt2,     // "gpt-2", "gpt2"
-  Llama3,   // "llama-bpe", "llama3", "llama-v3": case-insensitive contractions, 1-3 digit numbers
+  Gpt2,     // "gpt-2" (also phi-2, mpt, olmo, ...)
+  Llama3,   // "llama-bpe" (also llama3, falcon3, ...): case-insensitive contractions, 1-3 digit numbers
   Qwen2,    // "qwen2": Llama-3 rules with single digits
-  SmolLM,   // "smollm": single digits, then GPT-2 rules
+  SmolLM,   // "smollm" (also starcoder, command-r, ...): single digits, then GPT-2 rules
 };
 
-// Throws std::runtime_error naming the value when it is not one of the above.
+// Throws std::runtime_error naming the value when llama.cpp does not know it or it belongs to a
+// rule set not implemented here.
 PreTokenizer pre_tokenizer_from_name(std::string_view name);
 
 // Llama-3's tokenizer first looks each whole word up in the vocabulary before merging.

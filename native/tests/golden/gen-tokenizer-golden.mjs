@@ -1,11 +1,14 @@
-// Writes the tokenizer golden files: (text, parse_special, llama.cpp ids) for ~400 varied strings,
+// Writes the tokenizer golden files: (text, parse_special, llama.cpp ids) for ~440 varied strings,
 // tokenized by llama.cpp through node-llama-cpp (the reference), for
-//   smollm2-tokenizer.json             the real SmolLM2-135M-Instruct GGUF (pre-tokenizer "smollm");
-//   smollm2-pre-<pre>-tokenizer.json   the same vocabulary under the "llama-bpe", "qwen2", "gpt-2"
-//                                      and "default" pre-tokenizers (vocabulary-only GGUF copies);
-//   spm-tokenizer.json                 spm-vocab.gguf, a SentencePiece ("llama") vocabulary derived
-//                                      from SmolLM2's (byte tokens, scores, a user-defined token),
-//                                      written here and committed as the test's fixture.
+//   smollm2-tokenizer.json            the real SmolLM2-135M-Instruct GGUF (pre-tokenizer "smollm");
+//   bpe-pre-<pre>-tokenizer.json      bpe-vocab.gguf under the "llama-bpe", "qwen2", "gpt-2" and
+//                                     "default" pre-tokenizers: SmolLM2's first 4000 tokens and their
+//                                     merges plus 2- and 3-digit number tokens (which tell Llama-3's
+//                                     1-3 digit groups from single digits) and whole-word tokens no
+//                                     merge reaches (which Llama-3 looks up before merging);
+//   spm-tokenizer.json                spm-vocab.gguf, a SentencePiece ("llama") vocabulary derived
+//                                     from SmolLM2's (byte tokens, scores, a user-defined token).
+// The two vocabulary-only GGUFs are written here and committed as the test's fixtures.
 // Rerun after changing the strings:  node native/tests/golden/gen-tokenizer-golden.mjs [model.gguf]
 // The strings are hand-written cases plus seeded random mixes of character classes, so the files
 // are reproducible; the ids are whatever llama.cpp says.
@@ -55,7 +58,7 @@ const handWritten = [
   "mixed\t \n \t\nwhitespace", "a\n\nb\n\n\nc", "trailing\n\n", "  \t  x", "x  \t  ", "1 2 3 4 5",
   "1  2", "a 1", "a  1", "word123word", "123abc", "abc 123 def", " 123", "  456", "\n789", "'123", "'s123",
   "<|user|> hi", "x<|user|>y<|im_start|>z", "I'VE DONE IT, WE'D SAY", "a\r\nb\r\n\r\nc", "x  \n  y", "((()))\n\n",
-  "abc123456789def", "12 345 6789 01234", "foo!!!\n\nbar", "  \u00a0 x", ";\n;\r\n;",
+  "abc123456789def", "12 345 6789 01234", "I said xyzzy and plugh, then quux.", " xyzzy", "xyzzy", "foo!!!\n\nbar", "  \u00a0 x", ";\n;\r\n;",
 ];
 
 // Seeded random strings (mulberry32) drawn from mixed character classes.
@@ -135,7 +138,7 @@ function readGgufMetadata(bytes) {
     at += size;
     return v;
   };
-  if (bytes.subarray(0, 4).toString("latin1") !== "GGUF") throw new Error(`${modelPath} is not a GGUF file`);
+  if (bytes.subarray(0, 4).toString("latin1") !== "GGUF") throw new Error("not a GGUF file");
   at = 8;
   u64(); // tensors
   const n = u64();
@@ -177,6 +180,43 @@ const symbolToByte = new Map();
     const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
     symbolToByte.set(String.fromCodePoint(printable ? b : extra++), b);
   }
+}
+
+// A byte-level BPE vocabulary from SmolLM2's first `keep` tokens and the merges among them, plus
+// number tokens "00".."999" (merged digit by digit, lowest priority) and whole-word tokens.
+function bytePairVocab(kv, keep) {
+  const tokens = kv.get("tokenizer.ggml.tokens").value.items.slice(0, keep);
+  const types = kv.get("tokenizer.ggml.token_type").value.items.slice(0, keep);
+  const have = new Set(tokens);
+  const merges = kv.get("tokenizer.ggml.merges").value.items.filter((merge) => {
+    const space = merge.indexOf(" ", 1);
+    const left = merge.slice(0, space), right = merge.slice(space + 1);
+    return have.has(left) && have.has(right) && have.has(left + right);
+  });
+  const add = (token) => {
+    if (have.has(token)) return;
+    have.add(token);
+    tokens.push(token);
+    types.push(1);
+  };
+  for (let n = 0; n < 100; n++) {
+    const token = String(n).padStart(2, "0");
+    add(token);
+    merges.push(`${token[0]} ${token[1]}`);
+  }
+  for (let n = 0; n < 1000; n++) {
+    const token = String(n).padStart(3, "0");
+    add(token);
+    merges.push(`${token.slice(0, 2)} ${token[2]}`);
+  }
+  for (const word of ["\u0120xyzzy", "\u0120plugh", "quux", "xyzzy"]) add(word);
+  const bpe = new Map();
+  for (const [key, entry] of kv) if (key !== "llama.vocab_size") bpe.set(key, entry);
+  bpe.set("tokenizer.ggml.tokens", { type: T.ARRAY, value: { elem: T.STRING, items: tokens } });
+  bpe.set("tokenizer.ggml.token_type", { type: T.ARRAY, value: { elem: T.I32, items: types } });
+  bpe.set("tokenizer.ggml.merges", { type: T.ARRAY, value: { elem: T.STRING, items: merges } });
+  bpe.delete("tokenizer.chat_template");
+  return ggufBytes(bpe);
 }
 
 // A SentencePiece vocabulary from SmolLM2's: <unk> <s> </s>, <0x00>..<0xFF>, a user-defined and a
@@ -243,16 +283,17 @@ async function writeGolden(fileName, ggufPath, header) {
   console.log(`wrote ${cases.length} cases to ${fileName}`);
 }
 
-const real = { model: basename(modelPath), model_sha256: modelSha256 };
-await writeGolden("smollm2-tokenizer.json", modelPath, real);
+await writeGolden("smollm2-tokenizer.json", modelPath, { model: basename(modelPath), model_sha256: modelSha256 });
+const bpePath = join(goldenDir, "bpe-vocab.gguf");
+writeFileSync(bpePath, bytePairVocab(metadata, 4000));
 const scratch = mkdtempSync(join(tmpdir(), "ol-tok-golden-"));
 try {
   for (const pre of ["llama-bpe", "qwen2", "gpt-2", "default"]) {
-    const kv = new Map(metadata);
+    const kv = readGgufMetadata(readFileSync(bpePath));
     kv.set("tokenizer.ggml.pre", { type: T.STRING, value: pre });
     const path = join(scratch, `${pre}.gguf`);
     writeFileSync(path, ggufBytes(kv));
-    await writeGolden(`smollm2-pre-${pre}-tokenizer.json`, path, { ...real, pre_override: pre });
+    await writeGolden(`bpe-pre-${pre}-tokenizer.json`, path, { vocab_fixture: "bpe-vocab.gguf", pre_override: pre });
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });
