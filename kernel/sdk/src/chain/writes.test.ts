@@ -60,6 +60,22 @@ describe("idempotent platform writes", () => {
     await expect(anchorEpoch(operator, addresses, { ...anchor, root: hash("other") })).rejects.toThrow(/already anchored/);
   });
 
+  it("waits for the configured number of confirmations", async () => {
+    const rpc = (method: string, params: unknown[]) =>
+      operator.publicClient.request({ method: method as "eth_chainId", params: params as never });
+    await rpc("evm_setAutomine", [false]);
+    await rpc("evm_setIntervalMining", [1]); // a block a second
+    try {
+      const anchor = { epoch: 5n, root: hash("attribution 5"), totalFees: 1n };
+      const result = await anchorEpoch(operator, addresses, anchor, { confirmations: 3 });
+      if (result.status !== "confirmed") throw new Error(`expected a new anchor, got ${result.status}`);
+      expect(await operator.publicClient.getBlockNumber()).toBeGreaterThanOrEqual(result.receipt.blockNumber + 2n);
+    } finally {
+      await rpc("evm_setIntervalMining", [0]);
+      await rpc("evm_setAutomine", [true]);
+    }
+  });
+
   it("mints contribution votes up to the cumulative amounts once", async () => {
     const accounts = await Promise.all(
       ANVIL_DEV_PRIVATE_KEYS.slice(1, 3).map((privateKey) => connectChain({ rpcUrl: anvil.rpcUrl, privateKey })),
