@@ -51,8 +51,8 @@ describe("ol up --detach / status / down", () => {
     const status = JSON.parse((await ol("status", "--json")).stdout) as StatusReport;
     expect(status.kernel.pid).toBe(kernelPid);
     expect(status.embedded.map((e) => [e.name, e.running])).toEqual([
-      ["temporal", true],
       ["anvil", true],
+      ["temporal", true],
     ]);
     const echo = status.plugins.find((p) => p.name === "echo-ts");
     expect(echo).toMatchObject({ state: "ready", restarts: 0, services: ["openledger.examples.v1.EchoService"] });

@@ -146,8 +146,15 @@ export class Kernel {
       const adminKey = store.bootstrapAdminKey(adminAddress);
 
       const embedded: EmbeddedService[] = [];
-      const temporal = await Kernel.temporal(config, log, teardown, embedded);
-      const chain = await Kernel.chain(config, log, teardown, embedded);
+      // Side by side; settled both, so a failure of one still leaves the other on the teardown list.
+      const [temporalStart, chainStart] = await Promise.allSettled([
+        Kernel.temporal(config, log, teardown, embedded),
+        Kernel.chain(config, log, teardown, embedded),
+      ]);
+      if (temporalStart.status === "rejected") throw temporalStart.reason;
+      if (chainStart.status === "rejected") throw chainStart.reason;
+      const [temporal, chain] = [temporalStart.value, chainStart.value];
+      embedded.sort((a, b) => a.name.localeCompare(b.name));
       // Plugins inherit the kernel's environment.
       process.env[PLUGIN_SERVICE_ENV.temporalAddress] = temporal.address;
       process.env[PLUGIN_SERVICE_ENV.temporalNamespace] = config.temporal.namespace;
