@@ -3,7 +3,8 @@
 // Deploys (or finishes deploying) every contract and writes contracts/deployments/<chainId>.json.
 // Idempotent: on a chain where the deployment is complete it sends nothing and changes nothing.
 // The key comes from --key or $OL_CHAIN_PRIVATE_KEY; on a local anvil (chain 31337) anvil's first
-// dev account is used when neither is given.
+// dev account is used when neither is given. --rpc defaults to $OL_CHAIN_RPC_URL, --address-book-dir
+// to $OL_CHAIN_ADDRESS_BOOK_DIR (the variables the kernel gives plugins).
 import { Command, InvalidArgumentError } from "commander";
 import { ANVIL_DEV_PRIVATE_KEY, connectChain, deployPlatform } from "@openledger/sdk";
 
@@ -54,7 +55,11 @@ export function registerChain(program: Command, out: ChainCliOutput = process.st
     .description("deploy the contracts idempotently and write contracts/deployments/<chainId>.json")
     .option("--rpc <url>", "JSON-RPC endpoint", process.env.OL_CHAIN_RPC_URL ?? DEFAULT_RPC_URL)
     .option("--key <hex>", "deployer private key (default $OL_CHAIN_PRIVATE_KEY; anvil's dev key on chain 31337)")
-    .option("--address-book-dir <dir>", "where <chainId>.json is written (default contracts/deployments)")
+    .option(
+      "--address-book-dir <dir>",
+      "where <chainId>.json is written (default $OL_CHAIN_ADDRESS_BOOK_DIR, else contracts/deployments)",
+      process.env.OL_CHAIN_ADDRESS_BOOK_DIR,
+    )
     .option("--confirmations <n>", "blocks to wait for each transaction", positiveInteger, 1)
     .option("--json", "print {addressBookPath, addresses, transactionsSent}")
     .action(async (options: DeployCliOptions) => deploy(options, out));
