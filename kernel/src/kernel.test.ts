@@ -69,8 +69,17 @@ describe("ol up --detach / status / down", () => {
       body: "{}",
     });
     expect(await whoAmI.json()).toMatchObject({ authMethod: "apikey", admin: true });
-    const echoed = await fetch(`http://${status.kernel.http}/rpc/openledger.examples.v1.EchoService/Echo`, { method: "POST", body: '{"message":"hi"}' });
-    expect(await echoed.json()).toMatchObject({ message: "hi", caller: "" });
+    // The caller's W3C trace continues through the kernel's spans to the plugin.
+    const traceId = "0af7651916cd43dd8448eb211c80319c";
+    const echoed = await fetch(`http://${status.kernel.http}/rpc/openledger.examples.v1.EchoService/Echo`, {
+      method: "POST",
+      headers: { traceparent: `00-${traceId}-b7ad6b7169203331-01` },
+      body: '{"message":"hi"}',
+    });
+    const echoBody = (await echoed.json()) as { message: string; caller: string; metadata: Record<string, string> };
+    expect(echoBody).toMatchObject({ message: "hi", caller: "" });
+    expect(echoBody.metadata.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    expect(echoBody.metadata.traceparent).not.toContain("b7ad6b7169203331");
     const metrics = await (await fetch(`http://${status.kernel.metrics}/metrics`)).text();
     expect(metrics).toContain('ol_plugin_state{plugin="echo-ts",state="ready"} 1');
     expect(metrics).toMatch(/ol_calls_total\{method="\/openledger.examples.v1.EchoService\/Echo",code="OK",transport="grpc"\} 1/);
