@@ -2,14 +2,23 @@
 """Writes unicode_data.inc: the Unicode category and whitespace flags of every code point, as
 (first code point, flags) runs, for the hand-written pre-tokenizer splitters in unicode.cpp.
 
-The output is committed (so builds need no Python and every build uses the same Unicode version);
-rerun after a Python upgrade with:  python3 native/src/tokenizer/gen_unicode_data.py
+The table must be Unicode 15.1, the version llama.cpp's own table has (checked against it: letters
+added in 15.0/15.1 count as letters there, those added in 16.0 do not). Python's unicodedata is
+whatever the interpreter ships, so the script reads the PyPI package unicodedata2 pinned to 15.1:
+    python3 -m venv /tmp/ucd && /tmp/ucd/bin/pip install unicodedata2==15.1.0
+    /tmp/ucd/bin/python native/src/tokenizer/gen_unicode_data.py
+The output is committed, so builds need neither Python nor the package.
 Categories collapse to the classes the pre-tokenizer regexes use (\\p{L}, \\p{N}, \\p{P}, \\p{M},
 \\p{S}, \\p{C}, \\p{Z}, unassigned); whitespace is Unicode's White_Space property, as in llama.cpp.
 """
 import pathlib
 import sys
-import unicodedata
+
+UNICODE_VERSION = "15.1.0"
+try:
+    import unicodedata2 as unicodedata
+except ImportError:
+    sys.exit(f"needs the PyPI package unicodedata2=={UNICODE_VERSION} (see this script's docstring)")
 
 # Must match the flag constants in unicode.h.
 UNDEFINED, NUMBER, LETTER, SEPARATOR, MARK, PUNCTUATION, SYMBOL, CONTROL = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -36,6 +45,8 @@ def flags_of(cp: int) -> int:
 
 
 def main() -> None:
+    if unicodedata.unidata_version != UNICODE_VERSION:
+        sys.exit(f"unicodedata2 has Unicode {unicodedata.unidata_version}; install unicodedata2=={UNICODE_VERSION}")
     runs = []
     previous = None
     for cp in range(MAX_CODEPOINT):

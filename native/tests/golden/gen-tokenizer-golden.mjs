@@ -58,7 +58,9 @@ const handWritten = [
   "mixed\t \n \t\nwhitespace", "a\n\nb\n\n\nc", "trailing\n\n", "  \t  x", "x  \t  ", "1 2 3 4 5",
   "1  2", "a 1", "a  1", "word123word", "123abc", "abc 123 def", " 123", "  456", "\n789", "'123", "'s123",
   "<|user|> hi", "x<|user|>y<|im_start|>z", "I'VE DONE IT, WE'D SAY", "a\r\nb\r\n\r\nc", "x  \n  y", "((()))\n\n",
-  "abc123456789def", "12 345 6789 01234", "I said xyzzy and plugh, then quux.", " xyzzy", "xyzzy", "foo!!!\n\nbar", "  \u00a0 x", ";\n;\r\n;",
+  "abc123456789def", "12 345 6789 01234", "I said xyzzy and plugh, then quux.", " xyzzy", "xyzzy",
+  // Letters new in Unicode 15.0, 15.1 (letters for llama.cpp) and 16.0, 17.0 (not yet): the table's version.
+  "a\u{11F04}'s", "a\u{31350}'s", "a\u{2EBF0}'s", "a\u{105C0}'s", "a\u{16D43}'s", "a\u{323B0}'s", "foo!!!\n\nbar", "  \u00a0 x", ";\n;\r\n;",
 ];
 
 // Seeded random strings (mulberry32) drawn from mixed character classes.
