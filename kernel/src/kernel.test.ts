@@ -84,6 +84,17 @@ describe("ol up --detach / status / down", () => {
     expect(metrics).toContain('ol_plugin_state{plugin="echo-ts",state="ready"} 1');
     expect(metrics).toMatch(/ol_calls_total\{method="\/openledger.examples.v1.EchoService\/Echo",code="OK",transport="grpc"\} 1/);
 
+    // An operator issues a key for a service's address; the plugin sees that address; revoked, it is refused.
+    const service = "0x2222222222222222222222222222222222222222";
+    const serviceKey = (await ol("keys", "create", "--address", service, "--label", "indexer")).stdout.trim();
+    expect(serviceKey).toMatch(/^ol_[0-9a-f]{12}_/);
+    const echoAs = (key: string) =>
+      fetch(`http://${status.kernel.http}/rpc/openledger.examples.v1.EchoService/Echo`, { method: "POST", headers: { "x-api-key": key }, body: "{}" });
+    expect(await (await echoAs(serviceKey)).json()).toMatchObject({ caller: service });
+    expect((await ol("keys", "list", "--address", service)).stdout).toMatch(/indexer/);
+    await ol("keys", "revoke", serviceKey.split("_")[1]);
+    expect((await echoAs(serviceKey)).status).toBe(401);
+
     const plugins = await ol("plugins");
     expect(plugins.stdout).toMatch(/echo-ts\s+0\.1\.0\s+ready/);
     await expect(ol("up", "--detach")).rejects.toMatchObject({ stderr: expect.stringMatching(/already running/) });

@@ -1,7 +1,7 @@
 // How `ol` calls the running kernel: its gRPC address from kernel.json, authenticated with the
 // bootstrap admin API key from the data dir.
 import { credentials, Metadata, type Client, type ServiceError } from "@grpc/grpc-js";
-import { kernelV1 } from "@openledger/sdk";
+import { authV1, kernelV1 } from "@openledger/sdk";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { ADMIN_KEY_FILE } from "../auth";
@@ -11,6 +11,7 @@ export interface KernelConnection {
   state: KernelState;
   registry: InstanceType<typeof kernelV1.PluginRegistryServiceClient>;
   kernel: InstanceType<typeof kernelV1.KernelServiceClient>;
+  auth: InstanceType<typeof authV1.AuthServiceClient>;
   metadata: Metadata;
   close(): void;
 }
@@ -27,14 +28,17 @@ export function connectKernel(dataDir: string): KernelConnection {
   metadata.set("x-api-key", readFileSync(keyFile, "utf8").trim());
   const registry = new kernelV1.PluginRegistryServiceClient(state.addresses.grpc, credentials.createInsecure());
   const kernel = new kernelV1.KernelServiceClient(state.addresses.grpc, credentials.createInsecure());
+  const auth = new authV1.AuthServiceClient(state.addresses.grpc, credentials.createInsecure());
   return {
     state,
     registry,
     kernel,
+    auth,
     metadata,
     close: () => {
       registry.close();
       kernel.close();
+      auth.close();
     },
   };
 }

@@ -2,9 +2,9 @@
 // and KernelService, plus the embedded services it started.
 import type { Command } from "commander";
 import type { kernelV1 } from "@openledger/sdk";
-import { loadConfig } from "../../config";
 import { isAlive } from "../kernel-files";
 import type { KernelConnection } from "../kernel-client";
+import { withKernel, type KernelClientModule } from "../with-kernel";
 
 export interface StatusReport {
   kernel: { pid: number; version: string; grpc: string; http: string; metrics: string; startedAtMs: number };
@@ -23,8 +23,7 @@ export interface StatusReport {
   }[];
 }
 
-async function report(connection: KernelConnection): Promise<StatusReport> {
-  const { stateName, unary } = await import("../kernel-client");
+async function report(connection: KernelConnection, { stateName, unary }: KernelClientModule): Promise<StatusReport> {
   const { state, metadata } = connection;
   const info = await unary(connection.kernel, connection.kernel.getKernelInfo, {}, metadata);
   const list = await unary(connection.registry, connection.registry.listPlugins, {}, metadata);
@@ -62,17 +61,6 @@ function pluginRows(plugins: StatusReport["plugins"]): string[][] {
   ];
 }
 
-async function withKernel(configFile: string | undefined, use: (connection: KernelConnection) => Promise<void>): Promise<void> {
-  // Loaded here: the gRPC clients come with the whole SDK, which other verbs should not wait for.
-  const { connectKernel } = await import("../kernel-client");
-  const connection = connectKernel(loadConfig({ file: configFile }).config.dataDir);
-  try {
-    await use(connection);
-  } finally {
-    connection.close();
-  }
-}
-
 export function register(program: Command): void {
   program
     .command("status")
@@ -80,8 +68,8 @@ export function register(program: Command): void {
     .option("-c, --config <file>", "config file (default: $OL_CONFIG or ./openledger.yaml|yml|json)")
     .option("--json", "machine-readable output")
     .action((options: { config?: string; json?: boolean }) =>
-      withKernel(options.config, async (connection) => {
-        const status = await report(connection);
+      withKernel(options.config, async (connection, client) => {
+        const status = await report(connection, client);
         if (options.json) {
           process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
           return;
@@ -105,8 +93,8 @@ export function register(program: Command): void {
     .description("list the plugins the running kernel hosts")
     .option("-c, --config <file>", "config file (default: $OL_CONFIG or ./openledger.yaml|yml|json)")
     .action((options: { config?: string }) =>
-      withKernel(options.config, async (connection) => {
-        const status = await report(connection);
+      withKernel(options.config, async (connection, client) => {
+        const status = await report(connection, client);
         process.stdout.write(`${status.plugins.length ? table(pluginRows(status.plugins)) : "  no plugins"}\n`);
       }),
     );
