@@ -80,11 +80,6 @@ export interface EmbeddedService {
   pid: number;
 }
 
-export interface KernelStartOptions {
-  /** Where kernel logs go (default stdout). */
-  logDestination?: NodeJS.WritableStream;
-}
-
 /**
  * The plugin directories to host: each configured directory that has a plugin.json, and each
  * subdirectory with one of the others, minus the excluded names. Missing directories are skipped.
@@ -134,9 +129,9 @@ export class Kernel {
     private readonly teardown: Teardown,
   ) {}
 
-  static async start(config: OpenLedgerConfig, options: KernelStartOptions = {}): Promise<Kernel> {
+  static async start(config: OpenLedgerConfig): Promise<Kernel> {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-    const telemetry = new Telemetry({ ...config.telemetry, logDestination: options.logDestination });
+    const telemetry = new Telemetry(config.telemetry);
     const log = telemetry.logger;
     const teardown = new Teardown();
     teardown.add("telemetry", () => telemetry.shutdown());
