@@ -149,7 +149,8 @@ function readAddressBook(file: string, chainId: number): AddressBook | undefined
     throw new Error(`chain: ${file} is not an address book of chain ${chainId}`);
   }
   for (const [name, entry] of Object.entries(book.contracts)) {
-    if (!(PLATFORM_CONTRACTS as readonly string[]).includes(name) || !isAddress(String(entry?.address))) {
+    const known = (PLATFORM_CONTRACTS as readonly string[]).includes(name);
+    if (!known || !isAddress(String(entry?.address)) || !/^0x[0-9a-fA-F]{64}$/.test(String(entry?.transactionHash))) {
       throw new Error(`chain: ${file} has a bad entry for ${name}`);
     }
   }
@@ -214,7 +215,8 @@ export async function deployPlatform(clients: ChainClients, options: DeployOptio
               if (err instanceof TransactionReceiptNotFoundError) return undefined;
               throw err;
             });
-          return receipt?.status === "success" && receipt.contractAddress?.toLowerCase() === entry.address.toLowerCase();
+          const created = receipt?.status === "success" ? receipt.contractAddress : undefined;
+          return created?.toLowerCase() === entry.address.toLowerCase();
         },
         request: contractCreation({ ...ARTIFACTS[name], args }),
       },
