@@ -101,6 +101,14 @@ export function pluginDirectories(dirs: readonly string[], exclude: readonly str
   return found;
 }
 
+/** Rethrows a listen failure naming what could not listen where (the port is in the config). */
+function cannotListen(what: string, address: string): (err: unknown) => never {
+  return (err) => {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new Error(`${what} cannot listen on ${address}: ${/EADDRINUSE/.test(reason) ? "the port is in use" : reason}`);
+  };
+}
+
 /** Stops what was started so far, newest first; used both on a failed start and on stop(). */
 class Teardown {
   private readonly steps: { name: string; run: () => Promise<void> }[] = [];
@@ -216,7 +224,7 @@ export class Kernel {
         interceptors: [telemetry.grpcInterceptor()],
         logger: { warn: (message) => log.warn(message) },
       });
-      addresses.grpc = await gateway.listen(grpcAddress);
+      addresses.grpc = await gateway.listen(grpcAddress).catch(cannotListen("the gateway", grpcAddress));
       teardown.add("gateway", () => gateway.close(config.plugins.stopGraceMs));
 
       teardown.add("plugins", () => host.stop());
@@ -230,9 +238,12 @@ export class Kernel {
         corsOrigins: config.http.corsOrigins,
         maxBodyBytes: config.http.maxBodyBytes,
       });
-      addresses.http = await http.listen(config.http.host, config.http.port);
+      addresses.http = await http.listen(config.http.host, config.http.port).catch(cannotListen("HTTP/JSON", `${config.http.host}:${config.http.port}`));
       teardown.add("http", () => http.close());
-      if (config.metrics.enabled) addresses.metrics = await telemetry.serveMetrics(config.metrics.host, config.metrics.port);
+      if (config.metrics.enabled) {
+        const { host: metricsHost, port: metricsPort } = config.metrics;
+        addresses.metrics = await telemetry.serveMetrics(metricsHost, metricsPort).catch(cannotListen("metrics", `${metricsHost}:${metricsPort}`));
+      }
 
       log.info({ addresses, plugins: host.list().map((p) => ({ name: p.name, state: p.state, reason: p.reason })) }, "kernel ready");
       return new Kernel(config, addresses, telemetry, host, embedded, adminKey, teardown);
