@@ -3,7 +3,8 @@
 // `ol status --json` shows them ready; the kernel answers over gRPC and HTTP; `ol down` stops
 // everything and no process is left. Runs the built CLI (kernel/dist: `npx tsc -b` first).
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -11,6 +12,20 @@ import { descendantsOf, isAlive, kernelFiles } from "./cli/kernel-files";
 import type { StatusReport } from "./cli/commands/status";
 
 const run = promisify(execFile);
+
+/** Processes whose command line mentions `text` (the embedded services name the data dir in theirs). */
+function processesMentioning(text: string): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        return readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(text) && isAlive(Number(entry));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 const REPO = path.resolve(__dirname, "../..");
 const CLI = path.join(REPO, "kernel/dist/cli/main.js");
 
@@ -122,5 +137,22 @@ describe("ol up --detach / status / down", () => {
     const secondFamily = [secondPid, ...descendantsOf(secondPid)];
     await ol("down");
     expect(secondFamily.filter(isAlive)).toEqual([]);
+  }, 300_000);
+
+  test("a start that fails (HTTP port taken) says why and stops what it had started", async () => {
+    const blocker = createServer();
+    const port = await new Promise<number>((resolve) => blocker.listen(0, "127.0.0.1", () => resolve((blocker.address() as { port: number }).port)));
+    try {
+      const failedDir = mkdtempSync(path.join(tmpdir(), "ol-e2e-fail-"));
+      const failing = run(process.execPath, [CLI, "up"], { env: { ...env, OL_DATA_DIR: failedDir, OL_HTTP__PORT: String(port) }, cwd: failedDir, timeout: 240_000 });
+      await expect(failing).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining(`HTTP/JSON cannot listen on 127.0.0.1:${port}: the port is in use`) });
+      // Temporal and anvil had started (their state is in the data dir) and are gone again.
+      expect(existsSync(path.join(failedDir, "temporal.db"))).toBe(true);
+      expect(processesMentioning(failedDir)).toEqual([]);
+      expect(existsSync(kernelFiles(failedDir).pid)).toBe(false);
+      rmSync(failedDir, { recursive: true, force: true });
+    } finally {
+      blocker.close();
+    }
   }, 300_000);
 });
