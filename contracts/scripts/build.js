@@ -4,6 +4,8 @@
 //   src/generated/<Name>.ts    the ABI `as const` and bytecode, so viem infers types
 //   src/generated/index.ts     re-exports of all of them
 // Any warning fails the build, like an error. Inputs are hashed: an unchanged tree is not recompiled.
+// Usage: node scripts/build.js [SOURCE_DIR OUT_DIR GENERATED_DIR]   (defaults: the ones above; tests
+// pass temporary ones)
 "use strict";
 const { createHash } = require("node:crypto");
 const fs = require("node:fs");
@@ -11,9 +13,14 @@ const path = require("node:path");
 const solc = require("solc");
 
 const root = path.resolve(__dirname, "..");
-const sourceDir = path.join(root, "solidity");
-const outDir = path.join(root, "out");
-const generatedDir = path.join(root, "src", "generated");
+if (process.argv.length !== 2 && process.argv.length !== 5) {
+  console.error("usage: node scripts/build.js [SOURCE_DIR OUT_DIR GENERATED_DIR]");
+  process.exit(2);
+}
+const [sourceDir, outDir, generatedDir] =
+  process.argv.length === 5
+    ? process.argv.slice(2).map((dir) => path.resolve(dir))
+    : [path.join(root, "solidity"), path.join(root, "out"), path.join(root, "src", "generated")];
 const stampFile = path.join(outDir, ".inputs.sha256");
 
 const settings = {
