@@ -142,12 +142,13 @@ export class HttpGateway {
       const value = request.headers[name];
       return Array.isArray(value) ? value[0] : value;
     };
-    const observed = this.options.telemetry?.startCall(path, "http", header);
+    const method = this.options.catalog.describe(path);
+    // Unknown paths share one label: metrics must not grow with whatever URLs clients send.
+    const observed = this.options.telemetry?.startCall(method ? path : "unknown", "http", header);
     const finish = (code: GrpcStatus, message?: string) => observed?.end(code, message);
     const run = async () => {
       try {
         if (request.method !== "POST") throw new CallError(GrpcStatus.UNIMPLEMENTED, `use POST for ${path}`);
-        const method = this.options.catalog.describe(path);
         if (!method) throw new CallError(GrpcStatus.UNIMPLEMENTED, `unknown method ${path}`);
         if (method.clientStreaming) {
           throw new CallError(GrpcStatus.UNIMPLEMENTED, `${path} is client-streaming, which HTTP/JSON does not carry: use gRPC`);
