@@ -145,6 +145,29 @@ TEST(Kernels, EverySetMatchesTheDequantizedDot) {
   }
 }
 
+TEST(Kernels, FourRowKernelsMatchTheSingleRowOnes) {
+  const size_t n = 512;
+  const auto w = random_values(n, 21);
+  std::vector<std::vector<BlockQ8Act>> acts(4, std::vector<BlockQ8Act>(n / 32));
+  for (int r = 0; r < 4; ++r) quantize_activations_ref(random_values(n, 30 + static_cast<uint64_t>(r)).data(), acts[static_cast<size_t>(r)].data(), n);
+  const BlockQ8Act* group[4] = {acts[0].data(), acts[1].data(), acts[2].data(), acts[3].data()};
+  size_t count = 0;
+  const KernelSet* const* sets = available_kernel_sets(&count);
+  for (DType t : kAllTypes) {
+    if (!takes_quantized_activations(t)) continue;
+    const auto q = quantize(t, w);
+    for (size_t s = 0; s < count; ++s) {
+      if (sets[s]->rows4_dot[static_cast<int>(t)] == nullptr) continue;
+      float out[4];
+      sets[s]->rows4_dot[static_cast<int>(t)](q.data(), group, n, out);
+      for (int r = 0; r < 4; ++r) {
+        const float one = kernels_scalar().row_dot[static_cast<int>(t)](q.data(), group[r], n);
+        EXPECT_NEAR(out[r], one, 1e-3 * (1 + std::fabs(one))) << dtype_name(t) << " " << sets[s]->isa << " row " << r;
+      }
+    }
+  }
+}
+
 TEST(Kernels, ActivationQuantizationMatchesTheReference) {
   const auto x = random_values(512, 3);
   std::vector<BlockQ8Act> ref(16), got(16);

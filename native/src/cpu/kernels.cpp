@@ -9,9 +9,15 @@ namespace ol {
 namespace {
 bool cpu_has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"); }
 
+bool cpu_has_avx512() {
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+}
+
 std::vector<const KernelSet*> detect() {
   std::vector<const KernelSet*> sets{&kernels_scalar()};
-  if (cpu_has_avx2() && kernels_avx2() != nullptr) sets.push_back(kernels_avx2());
+  if (cpu_has_avx2()) sets.push_back(kernels_avx2());
+  if (cpu_has_avx512()) sets.push_back(kernels_avx512());
   return sets;
 }
 const std::vector<const KernelSet*>& usable() {

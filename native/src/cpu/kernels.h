@@ -13,23 +13,27 @@ namespace ol {
 using RowDotFn = float (*)(const void* weight_row, const void* activation, size_t n);
 using QuantizeActFn = void (*)(const float* x, BlockQ8Act* out, size_t n);
 using VecDotF32Fn = float (*)(const float* a, const float* b, size_t n);
+// One quantized weight row against 4 activation rows: out[r] = w . act[r].
+using Rows4DotFn = void (*)(const void* weight_row, const BlockQ8Act* const* act, size_t n, float* out);
 
 struct KernelSet {
-  std::string_view isa;  // "scalar", "avx2"
-  RowDotFn row_dot[31];  // indexed by DType value; nullptr for unused ids
+  std::string_view isa;  // "scalar", "avx2", "avx512"
+  RowDotFn row_dot[31];     // indexed by DType value; nullptr for unused ids
+  Rows4DotFn rows4_dot[31]; // quantized types only; nullptr where absent (callers use row_dot)
   QuantizeActFn quantize_act;
   VecDotF32Fn dot_f32;   // plain float dot (attention, LoRA)
 };
 
 inline bool takes_quantized_activations(DType t) { return dtype_is_quantized(t); }
 
-// The best kernel set this CPU supports (OL_ISA=scalar|avx2 env var may force a lower one).
+// The best kernel set this CPU supports (OL_ISA=scalar|avx2|avx512 env var may force a lower one).
 const KernelSet& kernels();
 // All sets usable on this CPU, best last (tests compare them against the scalar reference).
 const KernelSet* const* available_kernel_sets(size_t* count);
 
 // Provided by the per-ISA translation units.
 const KernelSet& kernels_scalar();
-const KernelSet* kernels_avx2();  // nullptr when not compiled in
+const KernelSet* kernels_avx2();
+const KernelSet* kernels_avx512();
 
 }  // namespace ol

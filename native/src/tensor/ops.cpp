@@ -86,12 +86,26 @@ void matmul(const Matrix& w, const float* x, int64_t rows, float* y, ThreadPool&
   }
   const auto* act_bytes = static_cast<const uint8_t*>(act);
   const int64_t out = w.rows;
-  // Output rows are split across threads; each weight row is read once for all activation rows.
+  const Rows4DotFn dot4 = k.rows4_dot[static_cast<int>(w.dtype)];
+  // Output rows are split across threads. Within a chunk, groups of 4 activation rows go through
+  // every weight row of the chunk (both stay in L1); a quantized weight block is decoded once per
+  // group of 4.
   pool.parallel_for(static_cast<size_t>(out), 16, [&](size_t o0, size_t o1) {
-    for (size_t o = o0; o < o1; ++o) {
-      const uint8_t* wr = w.row(static_cast<int64_t>(o));
-      for (int64_t r = 0; r < rows; ++r) y[static_cast<size_t>(r * out) + o] = dot(wr, act_bytes + static_cast<size_t>(r) * act_stride, n);
+    int64_t r = 0;
+    if (dot4 != nullptr) {
+      for (; r + 4 <= rows; r += 4) {
+        const BlockQ8Act* group[4];
+        for (int i = 0; i < 4; ++i) group[i] = reinterpret_cast<const BlockQ8Act*>(act_bytes + static_cast<size_t>(r + i) * act_stride);
+        for (size_t o = o0; o < o1; ++o) {
+          float res[4];
+          dot4(w.row(static_cast<int64_t>(o)), group, n, res);
+          for (int i = 0; i < 4; ++i) y[static_cast<size_t>((r + i) * out) + o] = res[i];
+        }
+      }
     }
+    for (; r < rows; ++r)
+      for (size_t o = o0; o < o1; ++o)
+        y[static_cast<size_t>(r * out) + o] = dot(w.row(static_cast<int64_t>(o)), act_bytes + static_cast<size_t>(r) * act_stride, n);
   });
 }
 
