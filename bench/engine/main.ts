@@ -1,6 +1,6 @@
 // bench/engine: the native engine beside llama.cpp (node-llama-cpp 3.21.1, in a child process),
 // same GGUF, same thread count, measured in this run, printed as ratios.
-//   npm run bench:engine -w @openledger/bench [-- --threads N --out results.json]
+//   npm run bench:engine [-- --threads N --out results.json --reps 3 --decode-tokens 128 --gen-tokens 32]
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -28,9 +28,9 @@ const MODEL = option("--model", path.join(process.env.OL_MODEL_CACHE ?? path.joi
 const OUT = option("--out", "");
 const CONCURRENT = 32;
 const GEN_TOKENS = Number(option("--gen-tokens", "32"));
-const DECODE_TOKENS = 128;
+const DECODE_TOKENS = Number(option("--decode-tokens", "128"));
 const PREFILL_TOKENS = 256;
-const COLD_LOADS = 40;
+const REPS = Number(option("--reps", "3"));
 const REGISTERED = 1000;
 const RESIDENT = 64;
 const RANK = 16;
@@ -72,32 +72,49 @@ async function main(): Promise<void> {
   const llama = await LlamaCpp.start({ modelPath: MODEL, threads: THREADS, contextSize: 1024 });
   try {
     process.stdout.write(`model ${path.basename(MODEL)} (${info.architecture}, ${(info.nParams / 1e6).toFixed(0)}M params), ${THREADS} threads, ${os.cpus()[0]?.model ?? "cpu"}\n`);
-    // Adapters: rank-16 PEFT on all linear modules; GGUF copies for llama.cpp.
+    // 64 random rank-16 PEFT adapters on all linear modules, and their GGUF copies for llama.cpp:
+    // 0..31 serve the concurrent requests, 32..63 are loaded cold.
     const adapterDirs: string[] = [];
+    const ggufAdapters: string[] = [];
     for (let i = 0; i < RESIDENT; i++) {
       const dir = path.join(work, `adapter-${i}`);
       await makeTinyAdapter(dir, { model: shape, rank: RANK, alpha: 2 * RANK, seed: i + 1 });
+      convertPeftToGguf(dir, `${dir}.gguf`, { arch: info.architecture, nHead: info.nHead, nHeadKv: info.nHeadKv });
       adapterDirs.push(dir);
+      ggufAdapters.push(`${dir}.gguf`);
     }
-    const ggufAdapters = adapterDirs.slice(0, Math.max(CONCURRENT, COLD_LOADS)).map((dir) => {
-      const file = `${dir}.gguf`;
-      convertPeftToGguf(dir, file, { arch: info.architecture, nHead: info.nHead, nHeadKv: info.nHeadKv });
-      return file;
-    });
     const adapterBytes = fs.statSync(path.join(adapterDirs[0], "adapter_model.safetensors")).size;
+    const serving = { dirs: adapterDirs.slice(0, CONCURRENT), ggufs: ggufAdapters.slice(0, CONCURRENT) };
+    const cold = { dirs: adapterDirs.slice(CONCURRENT), ggufs: ggufAdapters.slice(CONCURRENT) };
 
-    const engine = new Engine(model, { maxSequences: 64, adapterBudgetBytes: (RESIDENT + 4) * adapterBytes });
     const prompt = model.tokenize("The history of the printing press begins in", { addSpecial: true });
     const longPrompt = Array.from({ length: PREFILL_TOKENS }, (_, i) => prompt[i % prompt.length]);
+    const theirsRssBase = await llama.rssBytes(); // before any LoRA is loaded
 
+    // 1. Resident memory first, while no adapter memory has been allocated in this process:
+    //    1,000 registered (symlinks onto the 64 directories), 64 resident.
+    const rssBefore = process.memoryUsage().rss;
+    const memEngine = new Engine(model, { maxSequences: 4, adapterBudgetBytes: RESIDENT * adapterBytes + (1 << 20) });
+    const registered: number[] = [];
+    for (let i = 0; i < REGISTERED; i++) {
+      const link = path.join(work, `registered-${i}`);
+      fs.symlinkSync(adapterDirs[i % RESIDENT], link);
+      registered.push(memEngine.registerAdapter(link));
+    }
+    for (const id of registered.slice(0, RESIDENT)) await memEngine.loadAdapter(id);
+    const memStats = memEngine.stats();
+    const rssOurs = process.memoryUsage().rss - rssBefore;
+    memEngine.dispose();
+
+    const engine = new Engine(model, { maxSequences: 64, adapterBudgetBytes: (RESIDENT + 4) * adapterBytes });
     // Warm-up both sides.
     await engine.generate({ promptIds: prompt, maxTokens: 8, ignoreEos: true }).result();
     await llama.greedy(prompt, 8);
 
-    // 1. Single-stream decode.
+    // 2. Single-stream decode.
     const oursDecode: number[] = [];
     const theirsDecode: number[] = [];
-    for (let rep = 0; rep < 3; rep++) {
+    for (let rep = 0; rep < REPS; rep++) {
       const t = await timeGeneration(engine, { promptIds: prompt, maxTokens: DECODE_TOKENS, ignoreEos: true });
       oursDecode.push((t.tokens - 1) / ((t.lastMs - t.firstMs) / 1000));
       theirsDecode.push(DECODE_TOKENS / ((await llama.decodeMs(prompt, DECODE_TOKENS)) / 1000));
@@ -106,62 +123,45 @@ async function main(): Promise<void> {
     const decodeTheirs = median(theirsDecode);
     rows.push({ metric: "single-stream decode", ours: decodeOurs, llamaCpp: decodeTheirs, unit: "tok/s", ratio: decodeOurs / decodeTheirs, bar: ">= 0.8x" });
 
-    // 2. Prefill.
+    // 3. Prefill.
     const oursPrefill: number[] = [];
     const theirsPrefill: number[] = [];
-    for (let rep = 0; rep < 3; rep++) {
+    for (let rep = 0; rep < REPS; rep++) {
       const t = await timeGeneration(engine, { promptIds: longPrompt, maxTokens: 1, ignoreEos: true });
       oursPrefill.push(PREFILL_TOKENS / (t.firstMs / 1000));
       theirsPrefill.push(PREFILL_TOKENS / ((await llama.prefillMs(longPrompt)) / 1000));
     }
     rows.push({ metric: `prefill (${PREFILL_TOKENS}-token prompt)`, ours: median(oursPrefill), llamaCpp: median(theirsPrefill), unit: "tok/s", ratio: median(oursPrefill) / median(theirsPrefill), bar: "-" });
 
-    // 3. 32 concurrent requests on 32 different adapters (resident: load time measured below).
-    const ids = adapterDirs.slice(0, CONCURRENT).map((dir) => engine.registerAdapter(dir));
+    // 4. 32 concurrent requests on 32 different adapters, all resident beforehand on both sides.
+    const ids = serving.dirs.map((dir) => engine.registerAdapter(dir));
     for (const id of ids) await engine.loadAdapter(id);
-    await llama.loraLoadMs(ggufAdapters.slice(0, CONCURRENT)); // llama.cpp keeps loaded adapters on the model
+    await llama.loraLoadMs(serving.ggufs); // llama.cpp keeps loaded adapters on the model
     const request = (i: number, withAdapter: boolean): GenerateRequest => ({
       promptIds: prompt, maxTokens: GEN_TOKENS, ignoreEos: true, adapters: withAdapter ? [{ id: ids[i] }] : [],
     });
     const oursAdapters = await aggregateTps(engine, Array.from({ length: CONCURRENT }, (_, i) => request(i, true)));
     const oursBase = await aggregateTps(engine, Array.from({ length: CONCURRENT }, (_, i) => request(i, false)));
-    const theirsAdaptersRun = await llama.serve(ggufAdapters.slice(0, CONCURRENT).map((lora) => ({ ids: prompt, n: GEN_TOKENS, lora })));
-    const theirsBaseRun = await llama.serve(Array.from({ length: CONCURRENT }, () => ({ ids: prompt, n: GEN_TOKENS, lora: null })));
+    const theirsAdaptersRun = await llama.serve(serving.ggufs.map((lora) => ({ ids: prompt, n: GEN_TOKENS, lora })));
+    const theirsBaseRun = await llama.serve(serving.ggufs.map(() => ({ ids: prompt, n: GEN_TOKENS, lora: null })));
     const theirsAdapters = theirsAdaptersRun.tokens / (theirsAdaptersRun.ms / 1000);
     const theirsBase = theirsBaseRun.tokens / (theirsBaseRun.ms / 1000);
     rows.push({ metric: `${CONCURRENT} concurrent requests, ${CONCURRENT} different adapters`, ours: oursAdapters, llamaCpp: theirsAdapters, unit: "tok/s", ratio: oursAdapters / theirsAdapters, bar: ">= 3x" });
     rows.push({ metric: `${CONCURRENT} concurrent requests, base only`, ours: oursBase, llamaCpp: theirsBase, unit: "tok/s", ratio: oursBase / theirsBase, bar: "-" });
-    const lossOurs = 1 - oursAdapters / oursBase;
-    const lossTheirs = 1 - theirsAdapters / theirsBase;
-    rows.push({ metric: `loss from ${CONCURRENT} distinct adapters vs base only`, ours: lossOurs * 100, llamaCpp: lossTheirs * 100, unit: "%", ratio: null, bar: "ours <= 25%" });
+    rows.push({ metric: `loss from ${CONCURRENT} distinct adapters vs base only`, ours: (1 - oursAdapters / oursBase) * 100, llamaCpp: (1 - theirsAdapters / theirsBase) * 100, unit: "%", ratio: null, bar: "ours <= 25%" });
 
-    // 4. Adapter cold load from disk (files written by this run: both sides read them from the page cache).
-    const coldIds = adapterDirs.slice(CONCURRENT, CONCURRENT + COLD_LOADS).map((dir) => engine.registerAdapter(dir));
+    // 5. Adapter cold load from disk (files written by this run: both sides read them from the page cache).
+    const coldIds = cold.dirs.map((dir) => engine.registerAdapter(dir));
     const oursLoad: number[] = [];
     for (const id of coldIds) oursLoad.push((await engine.loadAdapter(id)) / 1000);
-    const theirsLoad = await llama.loraLoadMs(ggufAdapters.slice(CONCURRENT, CONCURRENT + COLD_LOADS).length > 0 ? ggufAdapters.slice(CONCURRENT, CONCURRENT + COLD_LOADS) : ggufAdapters.slice(0, COLD_LOADS));
-    rows.push({ metric: `adapter cold load p50 (rank ${RANK}, all linear)`, ours: percentile(oursLoad, 50), llamaCpp: percentile(theirsLoad, 50), unit: "ms", ratio: percentile(theirsLoad, 50) / percentile(oursLoad, 50), bar: "ours < 5 ms" });
-    rows.push({ metric: `adapter cold load p99`, ours: percentile(oursLoad, 99), llamaCpp: percentile(theirsLoad, 99), unit: "ms", ratio: percentile(theirsLoad, 99) / percentile(oursLoad, 99), bar: "-" });
+    const theirsLoad = await llama.loraLoadMs(cold.ggufs);
+    rows.push({ metric: `adapter cold load p50 (rank ${RANK}, all linear, ${oursLoad.length} loads)`, ours: percentile(oursLoad, 50), llamaCpp: percentile(theirsLoad, 50), unit: "ms", ratio: percentile(theirsLoad, 50) / percentile(oursLoad, 50), bar: "ours < 5 ms" });
+    rows.push({ metric: "adapter cold load p99", ours: percentile(oursLoad, 99), llamaCpp: percentile(theirsLoad, 99), unit: "ms", ratio: percentile(theirsLoad, 99) / percentile(oursLoad, 99), bar: "-" });
     engine.dispose();
 
-    // 5. Resident memory: 1,000 registered, 64 resident (fresh engine; llama.cpp: 64 loaded).
-    const rssBefore = process.memoryUsage().rss;
-    const memEngine = new Engine(model, { maxSequences: 64, adapterBudgetBytes: RESIDENT * adapterBytes + (1 << 20) });
-    const registered: number[] = [];
-    for (let i = 0; i < REGISTERED; i++) {
-      const link = path.join(work, `registered-${i}`);
-      fs.symlinkSync(adapterDirs[i % RESIDENT], link);
-      registered.push(memEngine.registerAdapter(link));
-    }
-    for (const id of registered.slice(0, RESIDENT)) await memEngine.loadAdapter(id);
-    const stats = memEngine.stats();
-    const rssOurs = process.memoryUsage().rss - rssBefore;
-    const theirsRssBefore = await llama.rssBytes();
-    await llama.loraLoadMs(ggufAdapters); // all GGUF copies we made
-    const theirsLoaded = ggufAdapters.length;
-    const rssTheirs = ((await llama.rssBytes()) - theirsRssBefore) * (RESIDENT / theirsLoaded);
-    rows.push({ metric: `RSS growth, ${REGISTERED} registered / ${stats.resident} resident (llama.cpp: ${RESIDENT} loaded, scaled from ${theirsLoaded})`, ours: rssOurs / 2 ** 20, llamaCpp: rssTheirs / 2 ** 20, unit: "MiB", ratio: rssTheirs / rssOurs, bar: "-" });
-    memEngine.dispose();
+    // llama.cpp now holds all 64 adapters (32 served + 32 cold): its memory for 64 resident.
+    const rssTheirs = (await llama.rssBytes()) - theirsRssBase;
+    rows.push({ metric: `RSS growth: ours ${REGISTERED} registered / ${memStats.resident} resident; llama.cpp ${RESIDENT} loaded`, ours: rssOurs / 2 ** 20, llamaCpp: rssTheirs / 2 ** 20, unit: "MiB", ratio: rssTheirs / rssOurs, bar: "-" });
   } finally {
     await llama.close();
     model.dispose();
