@@ -54,6 +54,17 @@ void expected_dims(const HParams& hp, LinearKind k, int64_t& in, int64_t& out) {
   }
 }
 
+// NaN/Inf have an all-ones exponent; an integer test over the whole tensor vectorises.
+bool all_finite(const std::vector<float>& v) {
+  uint32_t bad = 0;
+  for (float f : v) {
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    bad |= static_cast<uint32_t>((bits & 0x7F800000u) == 0x7F800000u);
+  }
+  return bad == 0;
+}
+
 struct Parsed {
   AdapterInfo info;
   std::unique_ptr<MappedFile> file;
@@ -118,8 +129,7 @@ std::shared_ptr<const LoraWeights> load_adapter(const Model& model, const Adapte
     std::vector<float>& dst = k.is_a ? m.a : m.b;
     dst.resize(static_cast<size_t>(t.n_elements()));
     dequantize_row(t.dtype, t.data, dst.data(), dst.size());
-    for (float v : dst)
-      if (!std::isfinite(v)) fail_bad_file("adapter tensor " + t.name + " contains NaN or Inf");
+    if (!all_finite(dst)) fail_bad_file("adapter tensor " + t.name + " contains NaN or Inf");
     if (k.is_a) m.in = t.shape[1];
     else m.out = t.shape[0];
   }

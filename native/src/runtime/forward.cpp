@@ -18,31 +18,51 @@ void BlockContext::linear(int layer, LinearKind kind, const float* in, float* ou
   const std::vector<float>* bias = kind == LinearKind::Q ? &L.bq : kind == LinearKind::K ? &L.bk : kind == LinearKind::V ? &L.bv : nullptr;
   if (bias != nullptr && !bias->empty()) add_bias(out, bias->data(), rows, w.rows);
 
-  const KernelSet& kern = kernels();
-  const int64_t n_in = w.cols, n_out = w.rows;
+  apply_lora(layer, kind, in, w.cols, out, w.rows);
+}
+
+void BlockContext::apply_lora(int layer, LinearKind kind, const float* in, int64_t n_in, float* out, int64_t n_out) {
+  // Segmented gather matmul: rows are grouped by adapter. All groups share one parallel loop for
+  // the shrink (t = x A^T, rank-sized) and one for the expand (y += t B^T), however many adapters.
+  struct Segment {
+    const LoraMatrices* m;
+    const LoraGroup* group;
+    size_t t_offset;  // into lora_t
+  };
+  std::vector<Segment> segments;
+  std::vector<std::pair<size_t, size_t>> shrink_items;  // (segment, row in group)
+  size_t t_size = 0;
   for (const LoraGroup& g : lora_groups) {
     const LoraMatrices& m = g.weights->layers[static_cast<size_t>(layer)][static_cast<size_t>(kind)];
     if (m.empty()) continue;
-    const int r = g.weights->rank;
-    const size_t n = g.rows.size();
-    // Shrink: t[n, r] = X[rows] A^T, pre-scaled per row.
-    std::vector<float> t(n * static_cast<size_t>(r));
-    pool.parallel_for(n * static_cast<size_t>(r), 8, [&](size_t i0, size_t i1) {
-      for (size_t i = i0; i < i1; ++i) {
-        const size_t row = i / static_cast<size_t>(r), k = i % static_cast<size_t>(r);
-        t[i] = g.row_scale[row] * kern.dot_f32(in + static_cast<size_t>(g.rows[row]) * static_cast<size_t>(n_in),
-                                               m.a.data() + k * static_cast<size_t>(n_in), static_cast<size_t>(n_in));
-      }
-    });
-    // Expand: Y[rows] += t B^T.
-    pool.parallel_for(static_cast<size_t>(n_out), 32, [&](size_t o0, size_t o1) {
-      for (size_t o = o0; o < o1; ++o) {
-        const float* b = m.b.data() + o * static_cast<size_t>(r);
-        for (size_t row = 0; row < n; ++row)
-          out[static_cast<size_t>(g.rows[row]) * static_cast<size_t>(n_out) + o] += kern.dot_f32(t.data() + row * static_cast<size_t>(r), b, static_cast<size_t>(r));
-      }
-    });
+    segments.push_back({&m, &g, t_size});
+    for (size_t row = 0; row < g.rows.size(); ++row) shrink_items.emplace_back(segments.size() - 1, row);
+    t_size += g.rows.size() * static_cast<size_t>(g.weights->rank);
   }
+  if (segments.empty()) return;
+  const KernelSet& kern = kernels();
+  lora_t.resize(t_size);
+  pool.parallel_for(shrink_items.size(), 1, [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i) {
+      const Segment& sg = segments[shrink_items[i].first];
+      const size_t row = shrink_items[i].second, r = static_cast<size_t>(sg.group->weights->rank);
+      const float* x = in + static_cast<size_t>(sg.group->rows[row]) * static_cast<size_t>(n_in);
+      float* t = lora_t.data() + sg.t_offset + row * r;
+      for (size_t k = 0; k < r; ++k)
+        t[k] = sg.group->row_scale[row] * kern.dot_f32(x, sg.m->a.data() + k * static_cast<size_t>(n_in), static_cast<size_t>(n_in));
+    }
+  });
+  pool.parallel_for(static_cast<size_t>(n_out), 16, [&](size_t o0, size_t o1) {
+    for (const Segment& sg : segments) {
+      const size_t r = static_cast<size_t>(sg.group->weights->rank);
+      for (size_t o = o0; o < o1; ++o) {
+        const float* b = sg.m->b.data() + o * r;
+        for (size_t row = 0; row < sg.group->rows.size(); ++row)
+          out[static_cast<size_t>(sg.group->rows[row]) * static_cast<size_t>(n_out) + o] +=
+              kern.dot_f32(lora_t.data() + sg.t_offset + row * r, b, r);
+      }
+    }
+  });
 }
 
 void BlockContext::rope(float* t, int n_heads) {

@@ -45,9 +45,12 @@ struct BlockContext {
     std::vector<float> row_scale;  // request weight x adapter scale
   };
   std::vector<LoraGroup> lora_groups{};
+  std::vector<float> lora_t{};  // shrunk activations of every group
 
   // out[rows, W.rows] = in * W^T (+ bias) (+ LoRA of every group).
   void linear(int layer, LinearKind kind, const float* in, float* out);
+  // Adds the LoRA terms of every group to out[rows, n_out].
+  void apply_lora(int layer, LinearKind kind, const float* in, int64_t n_in, float* out, int64_t n_out);
   // Rotary embedding on q (n_head heads) or k (n_head_kv heads).
   void rope(float* t, int n_heads);
   // Stores this batch's k/v in the cache, then causal attention of q over each sequence -> attn.
