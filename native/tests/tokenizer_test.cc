@@ -67,13 +67,16 @@ TEST(PreTokenizer, InvalidUtf8BecomesReplacementCharacters) {
   EXPECT_EQ(unicode::decode_utf8("\x80\xE2\x82"), (std::vector<uint32_t>{0xFFFD, 0xFFFD, 0xFFFD}));
 }
 
-TEST(PreTokenizer, RejectsUnknownName) {
-  EXPECT_THROW(pre_tokenizer_from_name("no-such-pre"), std::runtime_error);
-  EXPECT_EQ(pre_tokenizer_from_name("smollm"), PreTokenizer::SmolLM);
-  EXPECT_EQ(pre_tokenizer_from_name("llama-bpe"), PreTokenizer::Llama3);
-  EXPECT_EQ(pre_tokenizer_from_name("starcoder"), PreTokenizer::SmolLM);
-  EXPECT_EQ(pre_tokenizer_from_name(""), PreTokenizer::Default);
-  EXPECT_THROW(pre_tokenizer_from_name("tekken"), std::runtime_error);
+TEST(PreTokenizer, NamesAsLlamaCppReadsThem) {
+  EXPECT_THROW(pre_tokenizer_config("no-such-pre"), std::runtime_error);
+  EXPECT_THROW(pre_tokenizer_config("tekken"), std::runtime_error);
+  EXPECT_EQ(pre_tokenizer_config("smollm").rules, PreTokenizer::SmolLM);
+  EXPECT_FALSE(pre_tokenizer_config("smollm").clean_spaces);
+  EXPECT_EQ(pre_tokenizer_config("starcoder").rules, PreTokenizer::SmolLM);
+  EXPECT_EQ(pre_tokenizer_config("llama-bpe").rules, PreTokenizer::Llama3);
+  EXPECT_TRUE(pre_tokenizer_config("llama-bpe").ignore_merges);
+  EXPECT_TRUE(pre_tokenizer_config("gpt-2").clean_spaces);
+  EXPECT_EQ(pre_tokenizer_config("").rules, PreTokenizer::Default);
 }
 
 // A byte-level vocabulary: the 256 byte symbols (id = byte), then merged tokens and specials.
@@ -132,6 +135,16 @@ TEST(BytePair, BytesOfAnyTextRoundTrip) {
   const auto ids = t->encode(text, false, false);
   EXPECT_EQ(t->decode(ids, false), text);
   EXPECT_EQ(t->token_to_piece(id_of(*t, "Ġthe"), false), " the");
+}
+
+TEST(BytePair, DecodeCleansSpacesAsLlamaCppDoesForMostPreTokenizers) {
+  TokenizerSpec spec = byte_level_spec({});
+  const std::string text = "a , b ' c 's d 't e ?";
+  auto gpt2 = make_tokenizer(spec);
+  EXPECT_EQ(gpt2->decode(gpt2->encode(text, false, false), false), "a, b'c's d 't e?");
+  spec.pre = "smollm";
+  auto smollm = make_tokenizer(spec);
+  EXPECT_EQ(smollm->decode(smollm->encode(text, false, false), false), text);
 }
 
 TEST(BytePair, SpecialTokens) {

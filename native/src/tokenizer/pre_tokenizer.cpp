@@ -205,30 +205,29 @@ std::vector<std::string> byte_encode_pieces(const std::vector<uint32_t>& cps, co
 
 }  // namespace
 
-PreTokenizer pre_tokenizer_from_name(std::string_view name) {
-  // llama.cpp's names for each rule set (aliases checked against it: same ids on random text).
-  static const std::pair<std::string_view, PreTokenizer> kNames[] = {
-      {"default", PreTokenizer::Default},       {"", PreTokenizer::Default},
-      {"gpt-2", PreTokenizer::Gpt2},            {"gpt2", PreTokenizer::Gpt2},
-      {"phi-2", PreTokenizer::Gpt2},            {"mpt", PreTokenizer::Gpt2},
-      {"olmo", PreTokenizer::Gpt2},             {"jais", PreTokenizer::Gpt2},
-      {"trillion", PreTokenizer::Gpt2},         {"llama-bpe", PreTokenizer::Llama3},
-      {"llama3", PreTokenizer::Llama3},         {"llama-v3", PreTokenizer::Llama3},
-      {"falcon3", PreTokenizer::Llama3},        {"pixtral", PreTokenizer::Llama3},
-      {"qwen2", PreTokenizer::Qwen2},           {"deepseek-r1-qwen", PreTokenizer::Qwen2},
-      {"smollm", PreTokenizer::SmolLM},         {"starcoder", PreTokenizer::SmolLM},
-      {"refact", PreTokenizer::SmolLM},         {"command-r", PreTokenizer::SmolLM},
-      {"codeshell", PreTokenizer::SmolLM},      {"exaone", PreTokenizer::SmolLM},
-      {"minerva-7b", PreTokenizer::SmolLM},
+PreTokenizerConfig pre_tokenizer_config(std::string_view name) {
+  using P = PreTokenizer;
+  // llama.cpp's names, each checked against it (same ids and decoded text on random strings).
+  static const std::pair<std::string_view, PreTokenizerConfig> kNames[] = {
+      {"default", {P::Default, false, true}},     {"", {P::Default, false, true}},
+      {"gpt-2", {P::Gpt2, false, true}},          {"gpt2", {P::Gpt2, false, true}},
+      {"phi-2", {P::Gpt2, false, true}},          {"mpt", {P::Gpt2, false, true}},
+      {"olmo", {P::Gpt2, false, true}},           {"jais", {P::Gpt2, false, true}},
+      {"trillion", {P::Gpt2, false, false}},       {"llama-bpe", {P::Llama3, true, true}},
+      {"llama3", {P::Llama3, true, true}},        {"llama-v3", {P::Llama3, true, true}},
+      {"falcon3", {P::Llama3, true, true}},       {"pixtral", {P::Llama3, true, true}},
+      {"qwen2", {P::Qwen2, false, false}},        {"deepseek-r1-qwen", {P::Qwen2, false, false}},
+      {"smollm", {P::SmolLM, false, false}},      {"starcoder", {P::SmolLM, false, true}},
+      {"refact", {P::SmolLM, false, true}},       {"command-r", {P::SmolLM, false, false}},
+      {"codeshell", {P::SmolLM, false, true}},   {"exaone", {P::SmolLM, false, true}},
+      {"minerva-7b", {P::SmolLM, false, true}},
   };
-  for (const auto& [known, pre] : kNames) {
-    if (name == known) return pre;
+  for (const auto& [known, config] : kNames) {
+    if (name == known) return config;
   }
   throw std::runtime_error("unknown pre-tokenizer '" + std::string(name) +
                            "' (supported: default, gpt-2, llama-bpe, qwen2, smollm and their llama.cpp aliases)");
 }
-
-bool pre_tokenizer_ignores_merges(PreTokenizer pre) { return pre == PreTokenizer::Llama3; }
 
 std::vector<std::string> pre_tokenize(std::string_view text, PreTokenizer pre) {
   const std::vector<uint32_t> cps = unicode::decode_utf8(text);

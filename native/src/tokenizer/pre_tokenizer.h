@@ -16,12 +16,16 @@ enum class PreTokenizer {
   SmolLM,   // "smollm" (also starcoder, command-r, ...): single digits, then GPT-2 rules
 };
 
+// What a GGUF tokenizer.ggml.pre name means to llama.cpp.
+struct PreTokenizerConfig {
+  PreTokenizer rules;
+  bool ignore_merges;  // look each whole word up in the vocabulary before merging (Llama 3)
+  bool clean_spaces;   // decoding drops the space before . , ! ? and some contractions
+};
+
 // Throws std::runtime_error naming the value when llama.cpp does not know it or it belongs to a
 // rule set not implemented here.
-PreTokenizer pre_tokenizer_from_name(std::string_view name);
-
-// Llama-3's tokenizer first looks each whole word up in the vocabulary before merging.
-bool pre_tokenizer_ignores_merges(PreTokenizer pre);
+PreTokenizerConfig pre_tokenizer_config(std::string_view name);
 
 // The words of `text`, each already byte-level encoded (every byte as its GPT-2 symbol).
 std::vector<std::string> pre_tokenize(std::string_view text, PreTokenizer pre);

@@ -30,6 +30,41 @@ struct Fragment {
 
 [[noreturn]] void invalid_spec(const std::string& what) { throw std::runtime_error("invalid tokenizer spec: " + what); }
 
+// llama.cpp's decoding clean-up for most byte-level vocabularies, pass for pass: drop the space
+// before ? ! . , and around a lone apostrophe, and before 's 'm 're 've.
+void clean_up_spaces(std::string& text) {
+  const auto pass = [&text](auto&& step) {
+    const size_t n = text.size();
+    std::string out;
+    out.reserve(n);
+    if (n > 0) out += text[0];
+    for (size_t i = 1; i < n; ++i) step(i, out);
+    text = std::move(out);
+  };
+  pass([&](size_t& i, std::string& out) {
+    const char x = text[i];
+    if (text[i - 1] == ' ' && (x == '?' || x == '!' || x == '.' || x == ',')) out.pop_back();
+    out += x;
+  });
+  pass([&](size_t& i, std::string& out) {
+    const char x = text[i];
+    if (x == '\'' && i + 1 < text.size() && text[i - 1] == ' ' && text[i + 1] == ' ') {
+      out.pop_back();
+      text[++i] = '\0';  // the space after is skipped, and no longer counts as a space
+    }
+    out += x;
+  });
+  pass([&](size_t& i, std::string& out) {
+    const char x = text[i];
+    if (text[i - 1] == ' ' && x == '\'' && i + 1 < text.size()) {
+      const char x1 = text[i + 1];
+      const char x2 = i + 2 < text.size() ? text[i + 2] : '\0';
+      if (x1 == 's' || x1 == 'm' || (x1 == 'r' && x2 == 'e') || (x1 == 'v' && x2 == 'e')) out.pop_back();
+    }
+    out += x;
+  });
+}
+
 // Vocabulary, special tokens and everything both tokenizers share.
 class VocabTokenizer : public Tokenizer {
  public:
@@ -91,12 +126,14 @@ class VocabTokenizer : public Tokenizer {
       strip_space = false;
       text += piece;
     }
+    if (cleans_spaces()) clean_up_spaces(text);
     return text;
   }
 
  protected:
   virtual void encode_fragments(std::string_view text, const std::vector<Fragment>& fragments,
                                 std::vector<int32_t>& ids) const = 0;
+  virtual bool cleans_spaces() const { return false; }
 
   TokenType type_of(int32_t id) const { return spec_.types.empty() ? TokenType::Normal : spec_.types[id]; }
 
@@ -157,7 +194,7 @@ class VocabTokenizer : public Tokenizer {
 class BytePairTokenizer final : public VocabTokenizer {
  public:
   explicit BytePairTokenizer(TokenizerSpec spec)
-      : VocabTokenizer(std::move(spec)), pre_(pre_tokenizer_from_name(spec_.pre)) {
+      : VocabTokenizer(std::move(spec)), pre_(pre_tokenizer_config(spec_.pre)) {
     merge_rank_.reserve(spec_.merges.size());
     for (size_t rank = 0; rank < spec_.merges.size(); ++rank) {
       const std::string& merge = spec_.merges[rank];
@@ -199,11 +236,13 @@ class BytePairTokenizer final : public VocabTokenizer {
         ids.push_back(fragment.token);
         continue;
       }
-      for (const std::string& word : pre_tokenize(text.substr(fragment.offset, fragment.length), pre_)) {
+      for (const std::string& word : pre_tokenize(text.substr(fragment.offset, fragment.length), pre_.rules)) {
         encode_word(word, ids);
       }
     }
   }
+
+  bool cleans_spaces() const override { return pre_.clean_spaces; }
 
  private:
   struct Symbol {
@@ -234,7 +273,7 @@ class BytePairTokenizer final : public VocabTokenizer {
   }
 
   void encode_word(const std::string& word, std::vector<int32_t>& ids) const {
-    if (pre_tokenizer_ignores_merges(pre_)) {
+    if (pre_.ignore_merges) {
       if (int32_t id = find_token(word); id >= 0) {
         ids.push_back(id);
         return;
@@ -284,7 +323,7 @@ class BytePairTokenizer final : public VocabTokenizer {
     }
   }
 
-  PreTokenizer pre_;
+  PreTokenizerConfig pre_;
   std::unordered_map<std::string, int32_t> merge_rank_;
 };
 

@@ -1,4 +1,5 @@
-// Writes the tokenizer golden files: (text, parse_special, llama.cpp ids) for ~440 varied strings,
+// Writes the tokenizer golden files: (text, parse_special, llama.cpp's ids and the text llama.cpp
+// decodes them to, special tokens rendered) for ~450 varied strings,
 // tokenized by llama.cpp through node-llama-cpp (the reference), for
 //   smollm2-tokenizer.json            the real SmolLM2-135M-Instruct GGUF (pre-tokenizer "smollm");
 //   bpe-pre-<pre>-tokenizer.json      bpe-vocab.gguf under the "llama-bpe", "qwen2", "gpt-2" and
@@ -270,12 +271,15 @@ async function writeGolden(fileName, ggufPath, header) {
   const cases = [];
   for (const text of texts) {
     for (const parseSpecial of text.includes("<") ? [false, true] : [false]) {
-      cases.push({ text, parse_special: parseSpecial, ids: Array.from(model.tokenize(text, parseSpecial)) });
+      const ids = Array.from(model.tokenize(text, parseSpecial));
+      cases.push({ text, parse_special: parseSpecial, ids, decoded: model.detokenize(ids, true) });
     }
   }
   await model.dispose();
   const fullHeader = {
-    reference: "llama.cpp via node-llama-cpp@3.21.1 model.tokenize(text, parse_special) (add_special=false)",
+    reference:
+      "llama.cpp via node-llama-cpp@3.21.1: ids = model.tokenize(text, parse_special) (add_special=false), " +
+      "decoded = model.detokenize(ids, true)",
     ...header,
   };
   // One case per line keeps the files diffable.
