@@ -67,7 +67,7 @@ void BlockContext::apply_lora(int layer, LinearKind kind, const float* in, int64
 
 void BlockContext::rope(float* t, int n_heads) {
   const HParams& hp = model.hp;
-  ol::rope(t, rows, n_heads, hp.head_dim, positions.data(), hp.rope_theta, hp.rope);
+  ol::rope(t, rows, n_heads, hp.head_dim, rope_cos.data(), rope_sin.data(), hp.rope);
 }
 
 void BlockContext::attention(int layer) {
@@ -154,6 +154,9 @@ void ForwardPass::run(const std::vector<BatchSequence>& seqs, std::vector<float>
       }
     }
   }
+  c.rope_cos.resize(static_cast<size_t>(T * hp.head_dim / 2));
+  c.rope_sin.resize(static_cast<size_t>(T * hp.head_dim / 2));
+  rope_tables(c.positions.data(), T, hp.head_dim, hp.rope_theta, c.rope_cos.data(), c.rope_sin.data());
   const ArchDef* arch = find_arch(m.architecture);
   for (int l = 0; l < hp.n_layer; ++l) arch->block(c, l);
 

@@ -36,6 +36,7 @@ struct BlockContext {
   int64_t rows = 0;                // tokens in the batch
   std::vector<float> x{}, h{}, q{}, k{}, v{}, attn{}, proj{}, gate{}, up{};  // [rows, width]
   std::vector<int32_t> positions{};  // per row
+  std::vector<float> rope_cos{}, rope_sin{};  // per row, head_dim / 2 angles (shared by all layers)
   std::vector<int32_t> row_seq{};    // per row: index into seqs
   const std::vector<BatchSequence>* seqs = nullptr;
 

@@ -20,26 +20,31 @@ void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t n,
   }
 }
 
-void rope(float* x, int64_t rows, int n_heads, int head_dim, const int32_t* positions, float theta, RopeStyle style) {
+void rope_tables(const int32_t* positions, int64_t rows, int head_dim, float theta, float* cos_out, float* sin_out) {
   const int half = head_dim / 2;
-  std::vector<float> cos_t(static_cast<size_t>(half)), sin_t(static_cast<size_t>(half));
-  for (int64_t r = 0; r < rows; ++r) {
-    const float pos = static_cast<float>(positions[r]);
+  std::vector<double> inv_freq(static_cast<size_t>(half));
+  for (int i = 0; i < half; ++i) inv_freq[static_cast<size_t>(i)] = std::pow(static_cast<double>(theta), -2.0 * i / head_dim);
+  for (int64_t r = 0; r < rows; ++r)
     for (int i = 0; i < half; ++i) {
-      const float freq = std::pow(theta, -2.0f * static_cast<float>(i) / static_cast<float>(head_dim));
-      const float angle = pos * freq;
-      cos_t[static_cast<size_t>(i)] = std::cos(angle);
-      sin_t[static_cast<size_t>(i)] = std::sin(angle);
+      const double angle = positions[r] * inv_freq[static_cast<size_t>(i)];
+      cos_out[r * half + i] = static_cast<float>(std::cos(angle));
+      sin_out[r * half + i] = static_cast<float>(std::sin(angle));
     }
+}
+
+void rope(float* x, int64_t rows, int n_heads, int head_dim, const float* cos_t, const float* sin_t, RopeStyle style) {
+  const int half = head_dim / 2;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* c_row = cos_t + r * half;
+    const float* s_row = sin_t + r * half;
     for (int h = 0; h < n_heads; ++h) {
       float* v = x + (r * n_heads + h) * head_dim;
       for (int i = 0; i < half; ++i) {
         const int a = style == RopeStyle::Interleaved ? 2 * i : i;
         const int b = style == RopeStyle::Interleaved ? 2 * i + 1 : i + half;
-        const float c = cos_t[static_cast<size_t>(i)], s = sin_t[static_cast<size_t>(i)];
         const float x0 = v[a], x1 = v[b];
-        v[a] = x0 * c - x1 * s;
-        v[b] = x0 * s + x1 * c;
+        v[a] = x0 * c_row[i] - x1 * s_row[i];
+        v[b] = x0 * s_row[i] + x1 * c_row[i];
       }
     }
   }

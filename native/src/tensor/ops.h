@@ -13,8 +13,10 @@ class ThreadPool;
 
 // y[r] = x[r] / rms(x[r]) * w
 void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t n, float eps);
-// Rotary embedding in place on [rows, n_heads * head_dim], row r at position positions[r].
-void rope(float* x, int64_t rows, int n_heads, int head_dim, const int32_t* positions, float theta, RopeStyle style);
+// Rotation angles for rotary embeddings: cos/sin[r * head_dim / 2 + i] for row r at positions[r].
+void rope_tables(const int32_t* positions, int64_t rows, int head_dim, float theta, float* cos_out, float* sin_out);
+// Rotary embedding in place on [rows, n_heads * head_dim] with tables from rope_tables.
+void rope(float* x, int64_t rows, int n_heads, int head_dim, const float* cos_t, const float* sin_t, RopeStyle style);
 // a = silu(a) * b
 void silu_mul(float* a, const float* b, size_t n);
 void add_inplace(float* y, const float* x, size_t n);
