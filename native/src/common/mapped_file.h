@@ -9,8 +9,9 @@ namespace ol {
 
 class MappedFile {
  public:
-  // Throws ol::Error(OL_ERR_IO) when the file cannot be opened or mapped.
-  explicit MappedFile(const std::string& path);
+  // Throws ol::Error(OL_ERR_IO) when the file cannot be opened or mapped. populate: map every page
+  // now (one system call instead of a fault per page, for files read at once such as adapters).
+  explicit MappedFile(const std::string& path, bool populate = false);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;

@@ -248,6 +248,8 @@ void ol_engine::run_scheduler() {
       }
       to_cancel.swap(cancels);
     }
+    // The KV pool, the thread pool and the forward pass are shared with ol_engine_eval_logits.
+    std::unique_lock<std::mutex> fwd(forward_mutex);
     auto drop_cancelled = [&](std::vector<std::unique_ptr<Request>>& list) {
       for (auto it = list.begin(); it != list.end();) {
         if (to_cancel.count((*it)->id)) {
@@ -261,10 +263,14 @@ void ol_engine::run_scheduler() {
     drop_cancelled(waiting);
     drop_cancelled(running);
 
-    // Admission: a request joins when all its adapters are resident; loading ones wait without
-    // holding anyone else back.
+    // Admission: a request joins when all its adapters are resident (loading ones wait without
+    // holding anyone else back) and the KV pool has room for its prompt plus a block of headroom
+    // for every running sequence.
+    int64_t kv_free = kv.n_free() - static_cast<int64_t>(running.size());
     for (auto it = waiting.begin(); it != waiting.end() && static_cast<int32_t>(running.size()) < params.max_sequences;) {
       Request& r = **it;
+      const int64_t blocks = static_cast<int64_t>(r.tokens.size()) / params.kv_block_size + 1;
+      if (blocks > kv_free && !running.empty()) break;  // first come, first served: later ones wait too
       bool ready = true, failed = false;
       std::string error;
       std::vector<AdapterTerm> terms;
@@ -279,6 +285,7 @@ void ol_engine::run_scheduler() {
         finish(r, OL_FINISH_ERROR, "adapter failed to load: " + error);
         it = waiting.erase(it);
       } else if (ready) {
+        kv_free -= blocks;
         r.adapters = std::move(terms);
         running.push_back(std::move(*it));
         it = waiting.erase(it);
@@ -292,7 +299,6 @@ void ol_engine::run_scheduler() {
 
     // One step: every decoding sequence contributes its next token, prefilling ones a chunk, within
     // the token budget. Decodes go first so generation never stalls behind long prompts.
-    std::lock_guard<std::mutex> fwd(forward_mutex);
     std::vector<BatchSequence> batch;
     std::vector<Request*> in_batch;
     int32_t budget = params.max_batch_tokens;

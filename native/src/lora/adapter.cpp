@@ -55,11 +55,11 @@ void expected_dims(const HParams& hp, LinearKind k, int64_t& in, int64_t& out) {
 }
 
 // NaN/Inf have an all-ones exponent; an integer test over the whole tensor vectorises.
-bool all_finite(const std::vector<float>& v) {
+bool all_finite(const float* v, size_t n) {
   uint32_t bad = 0;
-  for (float f : v) {
+  for (size_t i = 0; i < n; ++i) {
     uint32_t bits;
-    std::memcpy(&bits, &f, 4);
+    std::memcpy(&bits, v + i, 4);
     bad |= static_cast<uint32_t>((bits & 0x7F800000u) == 0x7F800000u);
   }
   return bad == 0;
@@ -71,7 +71,7 @@ struct Parsed {
   SafetensorsFile tensors;
 };
 
-Parsed parse_adapter(const Model& model, const std::string& dir) {
+Parsed parse_adapter(const Model& model, const std::string& dir, bool populate) {
   Parsed p;
   p.info.dir = dir;
   const JsonValue cfg = JsonValue::parse(read_text_file(dir + "/adapter_config.json", 1 << 20));
@@ -89,7 +89,7 @@ Parsed parse_adapter(const Model& model, const std::string& dir) {
   p.info.rank = static_cast<int>(rank);
   p.info.scale = static_cast<float>(rslora ? a / std::sqrt(static_cast<double>(rank)) : a / static_cast<double>(rank));
 
-  p.file = std::make_unique<MappedFile>(dir + "/adapter_model.safetensors");
+  p.file = std::make_unique<MappedFile>(dir + "/adapter_model.safetensors", populate);
   p.tensors = parse_safetensors(p.file->data(), p.file->size());
   if (p.tensors.tensors.empty()) fail_bad_file(dir + ": adapter has no tensors");
   std::map<std::pair<int, int>, int> seen;  // (layer, kind) -> bit 1 = A, bit 2 = B
@@ -114,10 +114,10 @@ Parsed parse_adapter(const Model& model, const std::string& dir) {
 
 }  // namespace
 
-AdapterInfo inspect_adapter(const Model& model, const std::string& dir) { return parse_adapter(model, dir).info; }
+AdapterInfo inspect_adapter(const Model& model, const std::string& dir) { return parse_adapter(model, dir, false).info; }
 
 std::shared_ptr<const LoraWeights> load_adapter(const Model& model, const AdapterInfo& info) {
-  Parsed p = parse_adapter(model, info.dir);
+  Parsed p = parse_adapter(model, info.dir, true);
   auto w = std::make_shared<LoraWeights>();
   w->rank = p.info.rank;
   w->scale = p.info.scale;
@@ -126,10 +126,16 @@ std::shared_ptr<const LoraWeights> load_adapter(const Model& model, const Adapte
   for (const auto& t : p.tensors.tensors) {
     const TargetKey k = parse_key(t.name, model.hp.n_layer);
     LoraMatrices& m = w->layers[static_cast<size_t>(k.layer)][static_cast<size_t>(k.kind)];
-    std::vector<float>& dst = k.is_a ? m.a : m.b;
-    dst.resize(static_cast<size_t>(t.n_elements()));
-    dequantize_row(t.dtype, t.data, dst.data(), dst.size());
-    if (!all_finite(dst)) fail_bad_file("adapter tensor " + t.name + " contains NaN or Inf");
+    const size_t n = static_cast<size_t>(t.n_elements());
+    const float* values = reinterpret_cast<const float*>(t.data);
+    if (t.dtype != DType::F32 || reinterpret_cast<uintptr_t>(t.data) % alignof(float) != 0) {
+      std::vector<float>& copy = k.is_a ? m.a_copy : m.b_copy;
+      copy.resize(n);
+      dequantize_row(t.dtype, t.data, copy.data(), n);
+      values = copy.data();
+    }
+    if (!all_finite(values, n)) fail_bad_file("adapter tensor " + t.name + " contains NaN or Inf");
+    (k.is_a ? m.a : m.b) = values;
     if (k.is_a) m.in = t.shape[1];
     else m.out = t.shape[0];
   }
@@ -140,16 +146,18 @@ std::shared_ptr<const LoraWeights> load_adapter(const Model& model, const Adapte
       for (LinearKind kind : {LinearKind::Q, LinearKind::K}) {
         LoraMatrices& m = layer[static_cast<size_t>(kind)];
         if (m.empty()) continue;
-        std::vector<float> permuted(m.b.size());
+        std::vector<float> permuted(static_cast<size_t>(m.out * r));
         const int64_t heads = m.out / hd;
         for (int64_t h = 0; h < heads; ++h)
           for (int i = 0; i < half; ++i)
             for (int j = 0; j < 2; ++j)
               std::memcpy(&permuted[static_cast<size_t>((h * hd + i * 2 + j) * r)], &m.b[static_cast<size_t>((h * hd + j * half + i) * r)],
                           static_cast<size_t>(r) * sizeof(float));
-        m.b = std::move(permuted);
+        m.b_copy = std::move(permuted);
+        m.b = m.b_copy.data();
       }
   }
+  w->file = std::move(p.file);
   return w;
 }
 

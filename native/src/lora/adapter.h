@@ -21,9 +21,12 @@ namespace ol {
 
 struct LoraMatrices {
   int64_t in = 0, out = 0;
-  std::vector<float> a;  // [rank, in]
-  std::vector<float> b;  // [out, rank]
-  bool empty() const { return a.empty(); }
+  const float* a = nullptr;  // [rank, in]
+  const float* b = nullptr;  // [out, rank]
+  // a/b point into the mapped adapter file (F32, aligned) or into these copies (converted types,
+  // q/k rows permuted for GGUF bases).
+  std::vector<float> a_copy, b_copy;
+  bool empty() const { return a == nullptr; }
 };
 
 struct LoraWeights {
@@ -31,6 +34,7 @@ struct LoraWeights {
   float scale = 1.0f;  // lora_alpha / r, or lora_alpha / sqrt(r) with use_rslora
   std::vector<std::array<LoraMatrices, kLinearKinds>> layers;
   size_t bytes = 0;
+  std::unique_ptr<MappedFile> file;  // adapter_model.safetensors, read in place
 };
 
 struct AdapterInfo {

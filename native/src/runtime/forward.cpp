@@ -49,14 +49,14 @@ void BlockContext::apply_lora(int layer, LinearKind kind, const float* in, int64
       const float* x = in + static_cast<size_t>(sg.group->rows[row]) * static_cast<size_t>(n_in);
       float* t = lora_t.data() + sg.t_offset + row * r;
       for (size_t k = 0; k < r; ++k)
-        t[k] = sg.group->row_scale[row] * kern.dot_f32(x, sg.m->a.data() + k * static_cast<size_t>(n_in), static_cast<size_t>(n_in));
+        t[k] = sg.group->row_scale[row] * kern.dot_f32(x, sg.m->a + k * static_cast<size_t>(n_in), static_cast<size_t>(n_in));
     }
   });
   pool.parallel_for(static_cast<size_t>(n_out), 16, [&](size_t o0, size_t o1) {
     for (const Segment& sg : segments) {
       const size_t r = static_cast<size_t>(sg.group->weights->rank);
       for (size_t o = o0; o < o1; ++o) {
-        const float* b = sg.m->b.data() + o * r;
+        const float* b = sg.m->b + o * r;
         for (size_t row = 0; row < sg.group->rows.size(); ++row)
           out[static_cast<size_t>(sg.group->rows[row]) * static_cast<size_t>(n_out) + o] +=
               kern.dot_f32(lora_t.data() + sg.t_offset + row * r, b, r);
