@@ -135,6 +135,31 @@ TEST(Generation, ContinuousBatchingWithChunkedPrefillMatchesEachRequestAlone) {
   EXPECT_EQ(s.kv_blocks_used, 0) << "finished sequences give their KV blocks back";
 }
 
+TEST(Generation, RequestsQueueWhenTheKvPoolIsSmall) {
+  TempDir dir;
+  TinyModelSpec spec;
+  write_tiny_gguf(spec, dir / "m.gguf");
+  auto m = load(dir / "m.gguf");
+  ol_engine_params p{};
+  p.kv_block_size = 4;
+  // 2 layers x 2 (K, V) x 4 slots x 32 floats = 2 KiB per block; 12 blocks = 48 tokens in all.
+  p.kv_cache_bytes = 12 * 2 * 2 * 4 * 32 * 4;
+  auto e = engine(m.get(), p);
+  ol_engine_stats s{};
+  ASSERT_EQ(ol_engine_get_stats(e.get(), &s), OL_OK);
+  ASSERT_EQ(s.kv_blocks_total, 12);
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<ol_request> reqs;
+  for (int i = 0; i < 5; ++i) prompts.push_back(prompt_of(10, 20 + i));
+  for (const auto& pr : prompts) reqs.push_back(greedy_request(pr, 12));  // 22 tokens = 6 blocks each
+  const auto together = generate_all(e.get(), reqs);
+  for (size_t i = 0; i < reqs.size(); ++i) EXPECT_EQ(together[i], generate_all(e.get(), {reqs[i]})[0]) << i;
+  std::vector<int32_t> too_long = prompt_of(60, 1);
+  ol_request r = greedy_request(too_long, 4);
+  EXPECT_EQ(ol_engine_submit(e.get(), &r, Generation::callback, nullptr, nullptr), OL_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(ol_last_error()).find("KV cache"), std::string::npos) << ol_last_error();
+}
+
 TEST(Generation, SamplingIsReproducibleWithASeed) {
   TempDir dir;
   TinyModelSpec spec;

@@ -324,10 +324,18 @@ void ol_engine::run_scheduler() {
       budget -= n_new;
     }
     if (batch.empty()) {
-      // The KV pool cannot hold even one more token of anyone: the newest sequence gives up.
-      Request& victim = *running.back();
-      finish(victim, OL_FINISH_ERROR, "KV cache exhausted (raise kv_cache_bytes)");
+      // The KV pool cannot hold one more token of anyone. The newest sequence is preempted: its
+      // blocks go back to the pool and it waits, keeping its tokens, to be recomputed later.
+      std::unique_ptr<Request> victim = std::move(running.back());
       running.pop_back();
+      if (running.empty()) {
+        finish(*victim, OL_FINISH_ERROR, "KV cache exhausted (raise kv_cache_bytes)");
+      } else {
+        kv.release(victim->block_table);
+        victim->n_cached = 0;
+        victim->adapters.clear();
+        waiting.insert(waiting.begin(), std::move(victim));
+      }
       continue;
     }
     try {
