@@ -1,6 +1,6 @@
 // Builds the libFuzzer harnesses (native/fuzz, clang + ASan/UBSan) and runs each for a bounded
-// time, seeded with tiny valid files written by the engine's own writers plus the head of the
-// real SmolLM2 GGUF. Any crash, sanitizer report, leak or broken invariant fails the test; the
+// time, seeded with tiny valid files written by the engine's own writers, the tokenizer test's
+// vocabulary-only GGUFs and the head of the real SmolLM2 GGUF. Any crash, sanitizer report, leak or broken invariant fails the test; the
 // crashing input is kept under native/fuzz/build/artifacts/ for reproduction.
 // OL_FUZZ_SECONDS sets the time per harness (default 15: 60 s over the four); OL_FUZZ_CXX the compiler.
 import { spawn, spawnSync } from "child_process";
@@ -67,6 +67,10 @@ describe("libFuzzer harnesses", () => {
       const n = fs.readSync(fd, head, 0, head.length, 0);
       fs.closeSync(fd);
       fs.writeFileSync(path.join(seedsDir, "gguf", "smollm2-head.gguf"), head.subarray(0, n));
+    }
+    // Vocabulary-only GGUFs with real tokenizer metadata (byte-level BPE with merges, SentencePiece).
+    for (const fixture of ["bpe-vocab.gguf", "spm-vocab.gguf"]) {
+      fs.copyFileSync(path.join(__dirname, "golden", fixture), path.join(seedsDir, "gguf", fixture));
     }
     fs.mkdirSync(artifactsDir, { recursive: true });
   }, 600_000);

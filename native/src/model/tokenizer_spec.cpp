@@ -1,5 +1,8 @@
 #include "model/tokenizer_spec.h"
 
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
 
 #include "common/error.h"
@@ -10,9 +13,10 @@ namespace ol {
 
 namespace {
 
-int32_t id_or(const GgufFile& g, const std::string& key, int32_t fallback) {
+// An id outside the vocabulary is ignored, as llama.cpp does ("bad special token").
+int32_t id_or(const GgufFile& g, const std::string& key, int32_t fallback, size_t n_tokens) {
   auto v = g.number(key);
-  return v ? static_cast<int32_t>(*v) : fallback;
+  return v && *v >= 0 && *v < static_cast<double>(n_tokens) ? static_cast<int32_t>(*v) : fallback;
 }
 
 }  // namespace
@@ -29,16 +33,23 @@ TokenizerSpec tokenizer_spec_from_gguf(const GgufFile& g) {
   if (tokens == nullptr || tokens->elem_type != GgufType::String || tokens->strings.empty())
     fail_bad_file("GGUF tokenizer.ggml.tokens missing or not strings");
   s.tokens = tokens->strings;
-  if (const GgufValue* v = g.find("tokenizer.ggml.scores"); v != nullptr && !v->numbers.empty())
+  if (const GgufValue* v = g.find("tokenizer.ggml.scores"); v != nullptr && !v->numbers.empty()) {
+    for (double x : v->numbers)
+      if (std::isfinite(x) && std::fabs(x) > FLT_MAX) fail_bad_file("GGUF tokenizer.ggml.scores value out of float range");
     s.scores.assign(v->numbers.begin(), v->numbers.end());
+  }
   if (const GgufValue* v = g.find("tokenizer.ggml.token_type"); v != nullptr)
-    for (double t : v->numbers) s.types.push_back(static_cast<TokenType>(static_cast<int32_t>(t)));
+    for (double t : v->numbers) {
+      if (!(t >= INT32_MIN && t <= INT32_MAX)) fail_bad_file("GGUF tokenizer.ggml.token_type value out of range");
+      s.types.push_back(static_cast<TokenType>(static_cast<int32_t>(t)));
+    }
   if (const GgufValue* v = g.find("tokenizer.ggml.merges"); v != nullptr) s.merges = v->strings;
-  s.bos_id = id_or(g, "tokenizer.ggml.bos_token_id", -1);
-  s.eos_id = id_or(g, "tokenizer.ggml.eos_token_id", -1);
-  s.unk_id = id_or(g, "tokenizer.ggml.unknown_token_id", -1);
-  s.pad_id = id_or(g, "tokenizer.ggml.padding_token_id", -1);
-  s.eot_id = id_or(g, "tokenizer.ggml.eot_token_id", -1);
+  const size_t n = s.tokens.size();
+  s.bos_id = id_or(g, "tokenizer.ggml.bos_token_id", -1, n);
+  s.eos_id = id_or(g, "tokenizer.ggml.eos_token_id", -1, n);
+  s.unk_id = id_or(g, "tokenizer.ggml.unknown_token_id", -1, n);
+  s.pad_id = id_or(g, "tokenizer.ggml.padding_token_id", -1, n);
+  s.eot_id = id_or(g, "tokenizer.ggml.eot_token_id", -1, n);
   s.add_bos = g.number("tokenizer.ggml.add_bos_token").value_or(s.kind == TokenizerKind::SentencePiece ? 1 : 0) != 0;
   s.add_eos = g.number("tokenizer.ggml.add_eos_token").value_or(0) != 0;
   s.add_space_prefix = g.number("tokenizer.ggml.add_space_prefix").value_or(s.kind == TokenizerKind::SentencePiece ? 1 : 0) != 0;
