@@ -1,8 +1,9 @@
 // Builds the libFuzzer harnesses (native/fuzz, clang + ASan/UBSan) and runs each for a bounded
-// time, seeded with tiny valid files written by the engine's own writers, the tokenizer test's
-// vocabulary-only GGUFs and the head of the real SmolLM2 GGUF. Any crash, sanitizer report, leak or broken invariant fails the test; the
-// crashing input is kept under native/fuzz/build/artifacts/ for reproduction.
-// OL_FUZZ_SECONDS sets the time per harness (default 15: 60 s over the four); OL_FUZZ_CXX the compiler.
+// time, seeded with tiny valid files written by the engine's own writers, the tokenizer tests'
+// vocabulary-only GGUFs and the head of the real SmolLM2 GGUF. Any crash, sanitizer report, leak
+// or broken invariant fails the test; the crashing input is kept under native/fuzz/build/artifacts/
+// for reproduction. OL_FUZZ_SECONDS sets the time per harness (default 15: 60 s over the four);
+// OL_FUZZ_CXX the compiler.
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
