@@ -12,7 +12,9 @@
 namespace ol {
 
 namespace {
-constexpr int kSpinIterations = 20000;
+// Short spins: long enough to catch the next loop of a forward pass, short enough not to steal the
+// core from a descheduled peer when the machine is oversubscribed.
+constexpr int kSpinIterations = 2000;
 }
 
 ThreadPool::ThreadPool(int n_threads) {
@@ -77,7 +79,10 @@ void ThreadPool::parallel_for(size_t n, size_t min_chunk, const std::function<vo
   }
   wake_.notify_all();
   run_chunks();
-  while (busy_.load(std::memory_order_acquire) != 0) OL_CPU_RELAX();
+  for (int spins = 0; busy_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < kSpinIterations) OL_CPU_RELAX();
+    else std::this_thread::yield();
+  }
   job_ = nullptr;
 }
 
