@@ -65,6 +65,21 @@ TEST(TinyModel, GgufAndSafetensorsGiveTheSameLogits) {
     const auto lg = eval(eg.get(), info.n_vocab, {{prompt, {}, {}}});
     const auto lh = eval(eh.get(), info.n_vocab, {{prompt, {}, {}}});
     EXPECT_LT(relative_diff(lg[0], lh[0]), 1e-5) << arch;
+    // The tokenizer from GGUF metadata and the one from tokenizer.json agree.
+    const std::string text = "<|im_start|>user\nthe rain in Spain 123 héllo<|im_end|>";
+    std::vector<int32_t> ig(128), ih(128);
+    size_t ng = 0, nh = 0;
+    ASSERT_EQ(ol_tokenize(g.get(), text.data(), text.size(), 1, 1, ig.data(), ig.size(), &ng), OL_OK) << ol_last_error();
+    ASSERT_EQ(ol_tokenize(h.get(), text.data(), text.size(), 1, 1, ih.data(), ih.size(), &nh), OL_OK) << ol_last_error();
+    ig.resize(ng);
+    ih.resize(nh);
+    EXPECT_EQ(ig, ih);
+    EXPECT_EQ(ig.front(), 257) << "<|im_start|> is one special token";
+    EXPECT_LT(ng, text.size()) << "merges apply";
+    char back[256];
+    size_t nb = 0;
+    ASSERT_EQ(ol_detokenize(g.get(), ig.data(), ig.size(), 1, back, sizeof back, &nb), OL_OK) << ol_last_error();
+    EXPECT_EQ(std::string(back, nb), text);
   }
 }
 
