@@ -46,6 +46,12 @@ int main(int argc, char** argv) {
   const char* texts[] = {"Hello, world! It's 2024.", "<|im_start|>user\nhi<|im_end|>\n", "  \t\n\n  x ",
                          "中文 العربية 😀 e\u0301", "def f(x):\n    return x**2  # 123456"};
   int i = 0;
-  for (const char* text : texts) write_text((out / "tokenizer" / ("text-" + std::to_string(i++))).string(), text);
+  std::string long_text;  // a few KiB, so the fuzzer starts with room for big specs and texts
+  for (const char* text : texts) {
+    write_text((out / "tokenizer" / ("text-" + std::to_string(i++))).string(), text);
+    for (int repeat = 0; repeat < 16; ++repeat) long_text += text;
+  }
+  for (int byte = 0; byte < 256; ++byte) long_text += static_cast<char>(byte);  // invalid UTF-8 too
+  write_text((out / "tokenizer" / "text-long").string(), long_text);
   return 0;
 }
