@@ -3,7 +3,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Model } from "@openledger/native";
+import { Engine, Model, makeTinyAdapter } from "@openledger/native";
 import { parseAdapterSpec, runEngineCli } from "../../kernel/src/cli/commands/engine";
 
 const MODEL = path.join(process.env.OL_MODEL_CACHE ?? path.join(os.homedir(), ".cache/openledger/models"), "SmolLM2-135M-Instruct.Q4_1.gguf");
@@ -60,6 +60,37 @@ describe("ol engine", () => {
     const alone = JSON.parse(await run(["generate", "--model", MODEL, "--prompt", prompts[1], "--max-tokens", "6", "--json"]));
     expect(lines[1].ids).toEqual(alone.ids);
     for (const line of lines) expect(line.text).toBe(model.detokenize(line.ids));
+  });
+
+  test("--adapter DIR:WEIGHT and per-line adapters run the weighted adapter mix", async () => {
+    const info = model.info();
+    const shape = { layers: info.nLayer, embd: info.nEmbd, ff: info.nFf, heads: info.nHead, kvHeads: info.nHeadKv };
+    const [first, second] = [path.join(tmp, "adapter-a"), path.join(tmp, "adapter-b")];
+    await makeTinyAdapter(first, { model: shape, rank: 8, seed: 1 });
+    await makeTinyAdapter(second, { model: shape, rank: 8, seed: 2 });
+    const prompt = "The capital of France is";
+    const viaCli = JSON.parse(
+      await run(["generate", "--model", MODEL, "--prompt", prompt, "--adapter", `${first}:0.5`, "--adapter", second, "--max-tokens", "8", "--json"]),
+    ) as { ids: number[] };
+    const engine = new Engine(model);
+    try {
+      const mix = [{ id: engine.registerAdapter(first), weight: 0.5 }, { id: engine.registerAdapter(second), weight: 1 }];
+      const promptIds = model.tokenize(prompt, { addSpecial: true });
+      const viaApi = await engine.generate({ promptIds, maxTokens: 8, adapters: mix }).result();
+      const base = await engine.generate({ promptIds, maxTokens: 8 }).result();
+      expect(viaCli.ids).toEqual(viaApi.ids);
+      expect(viaApi.ids).not.toEqual(base.ids);
+    } finally {
+      engine.dispose();
+    }
+    const file = path.join(tmp, "adapters.jsonl");
+    fs.writeFileSync(file, [{ prompt, adapters: [`${first}:0.5`, { dir: second }] }, { prompt }].map((l) => JSON.stringify(l)).join("\n"));
+    const [mixed, plain] = (await run(["generate", "--model", MODEL, "--prompts-file", file, "--max-tokens", "8"]))
+      .trim()
+      .split("\n")
+      .map((line) => (JSON.parse(line) as { ids: number[] }).ids);
+    expect(mixed).toEqual(viaCli.ids);
+    expect(plain).not.toEqual(viaCli.ids);
   });
 
   test("bad input gets a clear error", async () => {
