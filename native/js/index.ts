@@ -233,7 +233,8 @@ export class TokenStream implements AsyncIterable<GeneratedToken> {
 
 export class Engine {
   private raw: RawEngine | undefined;
-  private readonly streams = new Map<number, TokenStream>();
+  /** Requests whose final event has not arrived yet. */
+  private readonly running = new Set<number>();
 
   /** Starts the engine's scheduler thread over the model. */
   constructor(
@@ -275,21 +276,21 @@ export class Engine {
     const requestId = this.native().submit(rest, (token, piece, finish) => {
       stream.deliver(token, piece, finish);
       if (finish !== RawFinish.None) {
-        this.streams.delete(requestId);
+        this.running.delete(requestId);
         signal?.removeEventListener("abort", onAbort);
       }
     });
     stream = new TokenStream(this, requestId);
     const onAbort = (): void => stream.cancel();
     signal?.addEventListener("abort", onAbort, { once: true });
-    this.streams.set(requestId, stream);
+    this.running.add(requestId);
     return stream;
   }
 
   /** @internal */
   cancelRequest(requestId: number): void {
     // The request may have just finished on the engine thread: nothing left to cancel then.
-    if (this.raw && this.streams.has(requestId)) {
+    if (this.raw && this.running.has(requestId)) {
       try {
         this.raw.cancel(requestId);
       } catch (error) {
