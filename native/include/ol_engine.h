@@ -79,7 +79,9 @@ typedef struct {
   int32_t max_batch_tokens;    /* tokens per scheduler step (prefill chunks + decodes); 0 = 512 */
   int32_t max_sequences;       /* concurrent sequences; 0 = 64 */
   int32_t kv_block_size;       /* tokens per KV block; 0 = 16 */
-  int64_t kv_cache_bytes;      /* KV pool size; 0 = enough for max_sequences x n_ctx_train/4 */
+  int64_t kv_cache_bytes;      /* KV pool size; 0 = enough for max_sequences x n_ctx_train/4, at most
+                                  1 GiB (reserved, touched as used). K/V are half precision (as in
+                                  llama.cpp) unless every linear weight of the model is F32. */
   int64_t adapter_budget_bytes;/* resident adapter memory; LRU beyond it; 0 = 256 MiB */
 } ol_engine_params;
 

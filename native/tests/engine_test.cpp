@@ -157,7 +157,7 @@ TEST(Generation, RequestsQueueWhenTheKvPoolIsSmall) {
   auto m = load(dir / "m.gguf");
   ol_engine_params p{};
   p.kv_block_size = 4;
-  // 2 layers x 2 (K, V) x 4 slots x 32 floats = 2 KiB per block; 12 blocks = 48 tokens in all.
+  // F32 model, F32 cache: 2 layers x 2 (K, V) x 4 slots x 32 floats = 2 KiB per block; 12 blocks = 48 tokens.
   p.kv_cache_bytes = 12 * 2 * 2 * 4 * 32 * 4;
   auto e = engine(m.get(), p);
   ol_engine_stats s{};

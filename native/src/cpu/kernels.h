@@ -21,7 +21,9 @@ struct KernelSet {
   RowDotFn row_dot[31];     // indexed by DType value; nullptr for unused ids
   Rows4DotFn rows4_dot[31]; // quantized types only; nullptr where absent (callers use row_dot)
   QuantizeActFn quantize_act;
-  VecDotF32Fn dot_f32;   // plain float dot (attention, LoRA)
+  VecDotF32Fn dot_f32;   // plain float dot (LoRA)
+  void (*f32_to_f16_row)(const float* x, uint16_t* out, size_t n);       // round to nearest even
+  void (*axpy_f16)(float a, const uint16_t* v, float* out, size_t n);    // out += a * v
 };
 
 inline bool takes_quantized_activations(DType t) { return dtype_is_quantized(t); }

@@ -108,6 +108,13 @@ float row_q6_k(const void* w, const void* x, size_t n) {
   return s;
 }
 
+void f32_to_f16_row(const float* x, uint16_t* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = f32_to_f16(x[i]);
+}
+void axpy_f16(float a, const uint16_t* v, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] += a * f16_to_f32(v[i]);
+}
+
 KernelSet make_set() {
   KernelSet k{};
   k.isa = "scalar";
@@ -120,6 +127,8 @@ KernelSet make_set() {
   k.row_dot[static_cast<int>(DType::Q4_K)] = row_q4_k;
   k.row_dot[static_cast<int>(DType::Q6_K)] = row_q6_k;
   k.quantize_act = quantize_activations_ref;
+  k.f32_to_f16_row = f32_to_f16_row;
+  k.axpy_f16 = axpy_f16;
   k.dot_f32 = dot_f32;
   return k;
 }

@@ -311,14 +311,16 @@ void quantize_activations_ref(const float* x, BlockQ8Act* out, size_t n) {
   for (size_t i = 0; i < n / 32; ++i, x += 32) {
     float amax = 0;
     for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
-    const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+    const float d = amax / 127.0f, id = amax != 0 ? 127.0f / amax : 0.0f;
     int sum = 0;
     for (int j = 0; j < 32; ++j) {
-      out[i].qs[j] = static_cast<int8_t>(nearest(x[j] * id));
+      out[i].qs[j] = static_cast<int8_t>(std::nearbyint(x[j] * id));  // ties to even, like the SIMD sets
       sum += out[i].qs[j];
     }
-    out[i].d = d;
-    out[i].s = d * static_cast<float>(sum);
+    // Scale and sum rounded to half precision as llama.cpp's Q8_0/Q8_1 store them, so integer dot
+    // products give the reference's results (conformance), not merely close ones.
+    out[i].d = f16_to_f32(f32_to_f16(d));
+    out[i].s = f16_to_f32(f32_to_f16(d * static_cast<float>(sum)));
   }
 }
 

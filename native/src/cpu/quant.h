@@ -31,8 +31,9 @@ struct BlockQ6_K { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; f16_bits 
 static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(BlockQ8_0) == 34);
 static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ6_K) == 210);
 
-// Activations quantized for the integer dot products: 32 int8 per block with a float scale and the
-// scaled sum (needed by types with an offset: Q4_1, Q4_K).
+// Activations quantized for the integer dot products: 32 int8 per block with a scale and the scaled
+// sum (needed by types with an offset: Q4_1, Q4_K), both rounded to half precision (llama.cpp's
+// Q8_0/Q8_1 activations) but kept as float for speed.
 struct BlockQ8Act {
   float d;
   float s;  // d * sum(qs)

@@ -172,6 +172,17 @@ struct Request {
 
 }  // namespace
 
+namespace {
+// Half-precision K/V like llama.cpp, except for models whose linear weights are all single precision
+// (the exact references of the LoRA tests).
+bool half_precision_kv(const Model& m) {
+  for (const LayerWeights& L : m.layers)
+    for (const Matrix& w : L.linear)
+      if (w.dtype != DType::F32) return true;
+  return false;
+}
+}  // namespace
+
 struct ol_engine {
   const Model& model;
   ol_engine_params params;
@@ -192,7 +203,7 @@ struct ol_engine {
   std::thread scheduler;
 
   ol_engine(const Model& m, const ol_engine_params& p, int n_threads, int64_t kv_blocks)
-      : model(m), params(p), pool(n_threads), kv(m.hp.n_layer, m.hp.kv_dim(), p.kv_block_size, kv_blocks),
+      : model(m), params(p), pool(n_threads), kv(m.hp.n_layer, m.hp.kv_dim(), p.kv_block_size, kv_blocks, half_precision_kv(m)),
         adapters(m, p.adapter_budget_bytes), forward(m, kv, pool) {}
 
   void run_scheduler();
@@ -382,7 +393,7 @@ extern "C" ol_status ol_engine_create(ol_model* model, const ol_engine_params* p
     if (p.kv_block_size == 0) p.kv_block_size = 16;
     if (p.adapter_budget_bytes == 0) p.adapter_budget_bytes = int64_t{256} << 20;
     const Model& m = *model->model;
-    const size_t block_bytes = KvCache::bytes_per_block(m.hp.n_layer, m.hp.kv_dim(), p.kv_block_size);
+    const size_t block_bytes = KvCache::bytes_per_block(m.hp.n_layer, m.hp.kv_dim(), p.kv_block_size, half_precision_kv(m));
     if (p.kv_cache_bytes == 0) {
       const int64_t tokens = int64_t{p.max_sequences} * std::max(1, m.hp.n_ctx_train / 4);
       p.kv_cache_bytes = std::min<int64_t>(tokens / p.kv_block_size * static_cast<int64_t>(block_bytes), int64_t{1} << 30);

@@ -72,38 +72,61 @@ void BlockContext::rope(float* t, int n_heads) {
 
 void BlockContext::attention(int layer) {
   const HParams& hp = model.hp;
+  const KernelSet& kern = kernels();
   const int kv_dim = hp.kv_dim(), hd = hp.head_dim, group = hp.n_head / hp.n_head_kv, bs = kv.block_size();
+  const bool half = kv.half();
   for (int64_t r = 0; r < rows; ++r) {
     const BatchSequence& s = (*seqs)[static_cast<size_t>(row_seq[static_cast<size_t>(r)])];
     const int32_t p = positions[static_cast<size_t>(r)];
     const int32_t block = (*s.block_table)[static_cast<size_t>(p / bs)];
-    std::copy_n(k.data() + r * kv_dim, kv_dim, kv.key(layer, block, p % bs));
-    std::copy_n(v.data() + r * kv_dim, kv_dim, kv.value(layer, block, p % bs));
+    uint8_t* kd = kv.key(layer, block, p % bs);
+    uint8_t* vd = kv.value(layer, block, p % bs);
+    if (half) {
+      kern.f32_to_f16_row(k.data() + r * kv_dim, reinterpret_cast<uint16_t*>(kd), static_cast<size_t>(kv_dim));
+      kern.f32_to_f16_row(v.data() + r * kv_dim, reinterpret_cast<uint16_t*>(vd), static_cast<size_t>(kv_dim));
+    } else {
+      std::copy_n(k.data() + r * kv_dim, kv_dim, reinterpret_cast<float*>(kd));
+      std::copy_n(v.data() + r * kv_dim, kv_dim, reinterpret_cast<float*>(vd));
+    }
   }
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const KernelSet& kern = kernels();
+  const RowDotFn dot_k = kern.row_dot[static_cast<int>(half ? DType::F16 : DType::F32)];
   const int q_dim = hp.q_dim();
+  const size_t elem = half ? 2 : 4;
+  // Over a half-precision cache, q and the probabilities are rounded to half precision before their
+  // products with K and V, like llama.cpp; sums stay in single precision.
   pool.parallel_for(static_cast<size_t>(rows) * static_cast<size_t>(hp.n_head), 1, [&](size_t i0, size_t i1) {
-    std::vector<float> scores;
+    std::vector<float> scores, q_round(static_cast<size_t>(hd));
+    std::vector<uint16_t> q_bits(static_cast<size_t>(hd));
     for (size_t i = i0; i < i1; ++i) {
       const int64_t r = static_cast<int64_t>(i / static_cast<size_t>(hp.n_head));
       const int h = static_cast<int>(i % static_cast<size_t>(hp.n_head)), kvh = h / group;
       const BatchSequence& s = (*seqs)[static_cast<size_t>(row_seq[static_cast<size_t>(r)])];
       const int32_t n_ctx = positions[static_cast<size_t>(r)] + 1;
       const float* qv = q.data() + r * q_dim + h * hd;
+      if (half) {
+        kern.f32_to_f16_row(qv, q_bits.data(), static_cast<size_t>(hd));
+        dequantize_row(DType::F16, q_bits.data(), q_round.data(), static_cast<size_t>(hd));
+        qv = q_round.data();
+      }
       scores.resize(static_cast<size_t>(n_ctx));
       for (int32_t j = 0; j < n_ctx; ++j) {
         const int32_t block = (*s.block_table)[static_cast<size_t>(j / bs)];
-        scores[static_cast<size_t>(j)] = scale * kern.dot_f32(qv, kv.key(layer, block, j % bs) + kvh * hd, static_cast<size_t>(hd));
+        scores[static_cast<size_t>(j)] = scale * dot_k(kv.key(layer, block, j % bs) + static_cast<size_t>(kvh * hd) * elem, qv, static_cast<size_t>(hd));
       }
       softmax(scores.data(), scores.size());
       float* o = attn.data() + r * q_dim + h * hd;
       std::fill_n(o, hd, 0.0f);
       for (int32_t j = 0; j < n_ctx; ++j) {
         const int32_t block = (*s.block_table)[static_cast<size_t>(j / bs)];
-        const float* vv = kv.value(layer, block, j % bs) + kvh * hd;
+        const uint8_t* vv = kv.value(layer, block, j % bs) + static_cast<size_t>(kvh * hd) * elem;
         const float a = scores[static_cast<size_t>(j)];
-        for (int d = 0; d < hd; ++d) o[d] += a * vv[d];
+        if (half) {
+          kern.axpy_f16(f16_to_f32(f32_to_f16(a)), reinterpret_cast<const uint16_t*>(vv), o, static_cast<size_t>(hd));
+        } else {
+          const float* vf = reinterpret_cast<const float*>(vv);
+          for (int d = 0; d < hd; ++d) o[d] += a * vf[d];
+        }
       }
     }
   });

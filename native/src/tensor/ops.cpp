@@ -21,15 +21,18 @@ void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t n,
 }
 
 void rope_tables(const int32_t* positions, int64_t rows, int head_dim, float theta, float* cos_out, float* sin_out) {
+  // Angles accumulated in single precision, pos * base^(-2i/d) one factor at a time, the way
+  // llama.cpp computes them (bit-for-bit agreement matters more here than the last ulp).
   const int half = head_dim / 2;
-  std::vector<double> inv_freq(static_cast<size_t>(half));
-  for (int i = 0; i < half; ++i) inv_freq[static_cast<size_t>(i)] = std::pow(static_cast<double>(theta), -2.0 * i / head_dim);
-  for (int64_t r = 0; r < rows; ++r)
+  const float theta_scale = std::pow(theta, -2.0f / static_cast<float>(head_dim));
+  for (int64_t r = 0; r < rows; ++r) {
+    float angle = static_cast<float>(positions[r]);
     for (int i = 0; i < half; ++i) {
-      const double angle = positions[r] * inv_freq[static_cast<size_t>(i)];
-      cos_out[r * half + i] = static_cast<float>(std::cos(angle));
-      sin_out[r * half + i] = static_cast<float>(std::sin(angle));
+      cos_out[r * half + i] = std::cos(angle);
+      sin_out[r * half + i] = std::sin(angle);
+      angle *= theta_scale;
     }
+  }
 }
 
 void rope(float* x, int64_t rows, int n_heads, int head_dim, const float* cos_t, const float* sin_t, RopeStyle style) {
