@@ -23,7 +23,10 @@ struct KernelSet {
   QuantizeActFn quantize_act;
   VecDotF32Fn dot_f32;   // plain float dot (LoRA)
   void (*f32_to_f16_row)(const float* x, uint16_t* out, size_t n);       // round to nearest even
-  void (*axpy_f16)(float a, const uint16_t* v, float* out, size_t n);    // out += a * v
+  // Half-precision accumulators (llama.cpp's CPU flash attention keeps V sums in half precision):
+  // y = half(y + x * a) with a fused multiply-add, and y = half(y * a).
+  void (*mad_f16)(uint16_t* y, const uint16_t* x, float a, size_t n);
+  void (*scale_f16)(uint16_t* y, float a, size_t n);
 };
 
 inline bool takes_quantized_activations(DType t) { return dtype_is_quantized(t); }

@@ -1,4 +1,5 @@
 // Portable reference kernels: the ground truth the SIMD sets are tested against.
+#include <cmath>
 #include <cstring>
 
 #include "cpu/kernels.h"
@@ -111,8 +112,11 @@ float row_q6_k(const void* w, const void* x, size_t n) {
 void f32_to_f16_row(const float* x, uint16_t* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = f32_to_f16(x[i]);
 }
-void axpy_f16(float a, const uint16_t* v, float* out, size_t n) {
-  for (size_t i = 0; i < n; ++i) out[i] += a * f16_to_f32(v[i]);
+void mad_f16(uint16_t* y, const uint16_t* x, float a, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] = f32_to_f16(std::fma(f16_to_f32(x[i]), a, f16_to_f32(y[i])));
+}
+void scale_f16(uint16_t* y, float a, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] = f32_to_f16(f16_to_f32(y[i]) * a);
 }
 
 KernelSet make_set() {
@@ -128,7 +132,8 @@ KernelSet make_set() {
   k.row_dot[static_cast<int>(DType::Q6_K)] = row_q6_k;
   k.quantize_act = quantize_activations_ref;
   k.f32_to_f16_row = f32_to_f16_row;
-  k.axpy_f16 = axpy_f16;
+  k.mad_f16 = mad_f16;
+  k.scale_f16 = scale_f16;
   k.dot_f32 = dot_f32;
   return k;
 }

@@ -93,40 +93,57 @@ void BlockContext::attention(int layer) {
   const RowDotFn dot_k = kern.row_dot[static_cast<int>(half ? DType::F16 : DType::F32)];
   const int q_dim = hp.q_dim();
   const size_t elem = half ? 2 : 4;
-  // Over a half-precision cache, q and the probabilities are rounded to half precision before their
-  // products with K and V, like llama.cpp; sums stay in single precision.
+  // Over a half-precision cache this is llama.cpp's CPU flash attention, operation for operation
+  // (conformance): q rounded to half, one pass with a running maximum, V sums accumulated in half
+  // precision, divided by the softmax sum at the end. Over a single-precision cache (F32 models):
+  // plain softmax attention in single precision.
   pool.parallel_for(static_cast<size_t>(rows) * static_cast<size_t>(hp.n_head), 1, [&](size_t i0, size_t i1) {
     std::vector<float> scores, q_round(static_cast<size_t>(hd));
-    std::vector<uint16_t> q_bits(static_cast<size_t>(hd));
+    std::vector<uint16_t> q_bits(static_cast<size_t>(hd)), acc_half(static_cast<size_t>(hd));
     for (size_t i = i0; i < i1; ++i) {
       const int64_t r = static_cast<int64_t>(i / static_cast<size_t>(hp.n_head));
       const int h = static_cast<int>(i % static_cast<size_t>(hp.n_head)), kvh = h / group;
       const BatchSequence& s = (*seqs)[static_cast<size_t>(row_seq[static_cast<size_t>(r)])];
       const int32_t n_ctx = positions[static_cast<size_t>(r)] + 1;
       const float* qv = q.data() + r * q_dim + h * hd;
+      float* o = attn.data() + r * q_dim + h * hd;
+      auto key_at = [&](int32_t j) {
+        return kv.key(layer, (*s.block_table)[static_cast<size_t>(j / bs)], j % bs) + static_cast<size_t>(kvh * hd) * elem;
+      };
+      auto value_at = [&](int32_t j) {
+        return kv.value(layer, (*s.block_table)[static_cast<size_t>(j / bs)], j % bs) + static_cast<size_t>(kvh * hd) * elem;
+      };
       if (half) {
         kern.f32_to_f16_row(qv, q_bits.data(), static_cast<size_t>(hd));
         dequantize_row(DType::F16, q_bits.data(), q_round.data(), static_cast<size_t>(hd));
-        qv = q_round.data();
+        float sum = 0.0f, max_score = -INFINITY;
+        std::fill(acc_half.begin(), acc_half.end(), uint16_t{0});
+        for (int32_t j = 0; j < n_ctx; ++j) {
+          const float score = scale * dot_k(key_at(j), q_round.data(), static_cast<size_t>(hd));
+          float old_scale = 1.0f, weight = 1.0f;
+          if (score > max_score) {
+            old_scale = std::exp(max_score - score);
+            max_score = score;
+            kern.scale_f16(acc_half.data(), old_scale, static_cast<size_t>(hd));
+          } else {
+            weight = std::exp(score - max_score);
+          }
+          kern.mad_f16(acc_half.data(), reinterpret_cast<const uint16_t*>(value_at(j)), weight, static_cast<size_t>(hd));
+          sum = sum * old_scale + weight;
+        }
+        dequantize_row(DType::F16, acc_half.data(), o, static_cast<size_t>(hd));
+        const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
+        for (int d = 0; d < hd; ++d) o[d] *= inv;
+        continue;
       }
       scores.resize(static_cast<size_t>(n_ctx));
-      for (int32_t j = 0; j < n_ctx; ++j) {
-        const int32_t block = (*s.block_table)[static_cast<size_t>(j / bs)];
-        scores[static_cast<size_t>(j)] = scale * dot_k(kv.key(layer, block, j % bs) + static_cast<size_t>(kvh * hd) * elem, qv, static_cast<size_t>(hd));
-      }
+      for (int32_t j = 0; j < n_ctx; ++j) scores[static_cast<size_t>(j)] = scale * dot_k(key_at(j), qv, static_cast<size_t>(hd));
       softmax(scores.data(), scores.size());
-      float* o = attn.data() + r * q_dim + h * hd;
       std::fill_n(o, hd, 0.0f);
       for (int32_t j = 0; j < n_ctx; ++j) {
-        const int32_t block = (*s.block_table)[static_cast<size_t>(j / bs)];
-        const uint8_t* vv = kv.value(layer, block, j % bs) + static_cast<size_t>(kvh * hd) * elem;
+        const float* vf = reinterpret_cast<const float*>(value_at(j));
         const float a = scores[static_cast<size_t>(j)];
-        if (half) {
-          kern.axpy_f16(f16_to_f32(f32_to_f16(a)), reinterpret_cast<const uint16_t*>(vv), o, static_cast<size_t>(hd));
-        } else {
-          const float* vf = reinterpret_cast<const float*>(vv);
-          for (int d = 0; d < hd; ++d) o[d] += a * vf[d];
-        }
+        for (int d = 0; d < hd; ++d) o[d] += a * vf[d];
       }
     }
   });
