@@ -1,4 +1,5 @@
-// Portable reference kernels: the ground truth the SIMD sets are tested against.
+// Portable reference kernels: the ground truth the SIMD sets are tested against. Q4_0, Q4_1 and
+// Q8_0 accumulate blocks in order with fused multiply-adds (see kernels_x86.inc).
 #include <cmath>
 #include <cstring>
 
@@ -36,7 +37,7 @@ float row_q4_0(const void* w, const void* x, size_t n) {
     int sumi = 0;
     for (int j = 0; j < 16; ++j)
       sumi += ((b[i].qs[j] & 0xF) - 8) * a[i].qs[j] + ((b[i].qs[j] >> 4) - 8) * a[i].qs[j + 16];
-    s += f16_to_f32(b[i].d) * a[i].d * static_cast<float>(sumi);
+    s = std::fma(static_cast<float>(sumi), f16_to_f32(b[i].d) * a[i].d, s);
   }
   return s;
 }
@@ -47,7 +48,8 @@ float row_q4_1(const void* w, const void* x, size_t n) {
   for (size_t i = 0; i < n / 32; ++i) {
     int sumi = 0;
     for (int j = 0; j < 16; ++j) sumi += (b[i].qs[j] & 0xF) * a[i].qs[j] + (b[i].qs[j] >> 4) * a[i].qs[j + 16];
-    s += f16_to_f32(b[i].d) * a[i].d * static_cast<float>(sumi) + f16_to_f32(b[i].m) * a[i].s;
+    s = std::fma(static_cast<float>(sumi), f16_to_f32(b[i].d) * a[i].d, s);
+    s = std::fma(f16_to_f32(b[i].m), a[i].s, s);
   }
   return s;
 }
@@ -58,7 +60,7 @@ float row_q8_0(const void* w, const void* x, size_t n) {
   for (size_t i = 0; i < n / 32; ++i) {
     int sumi = 0;
     for (int j = 0; j < 32; ++j) sumi += b[i].qs[j] * a[i].qs[j];
-    s += f16_to_f32(b[i].d) * a[i].d * static_cast<float>(sumi);
+    s = std::fma(static_cast<float>(sumi), f16_to_f32(b[i].d) * a[i].d, s);
   }
   return s;
 }

@@ -14,7 +14,7 @@ void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t n,
     const float* xr = x + r * n;
     float* yr = y + r * n;
     double ss = 0;
-    for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(xr[i] * xr[i]);  // squares in float, sum in double (as llama.cpp)
     const float scale = 1.0f / std::sqrt(static_cast<float>(ss / static_cast<double>(n)) + eps);
     for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale * w[i];
   }
