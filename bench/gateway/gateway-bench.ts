@@ -36,7 +36,7 @@ async function serveKernel(): Promise<void> {
   const quiet = (): void => {};
   const host = new PluginHost({
     pluginDirs: [path.join(ROOT, "plugins/examples/echo-ts")],
-    listen: "tcp",
+    listen: "unix",
     logger: { debug: quiet, info: quiet, warn: quiet, error: (fields, message) => console.error(message, fields) },
   });
   await host.start();
