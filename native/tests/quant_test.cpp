@@ -157,6 +157,15 @@ TEST(Kernels, FourRowKernelsMatchTheSingleRowOnes) {
     if (!takes_quantized_activations(t)) continue;
     const auto q = quantize(t, w);
     for (size_t s = 0; s < count; ++s) {
+      if (const Cols4DotFn cols4 = sets[s]->cols4_dot[static_cast<int>(t)]) {
+        // Four copies of the weight row, 4 rows apart in memory: all four outputs equal row_dot.
+        std::vector<uint8_t> four;
+        for (int c = 0; c < 4; ++c) four.insert(four.end(), q.begin(), q.end());
+        float cols[4];
+        cols4(four.data(), q.size(), group[0], n, cols);
+        const float one = sets[s]->row_dot[static_cast<int>(t)](q.data(), group[0], n);
+        for (int c = 0; c < 4; ++c) EXPECT_EQ(cols[c], one) << dtype_name(t) << " " << sets[s]->isa;
+      }
       if (sets[s]->rows4_dot[static_cast<int>(t)] == nullptr) continue;
       float out[4];
       sets[s]->rows4_dot[static_cast<int>(t)](q.data(), group, n, out);

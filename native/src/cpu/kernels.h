@@ -15,11 +15,14 @@ using QuantizeActFn = void (*)(const float* x, BlockQ8Act* out, size_t n);
 using VecDotF32Fn = float (*)(const float* a, const float* b, size_t n);
 // One quantized weight row against 4 activation rows: out[r] = w . act[r].
 using Rows4DotFn = void (*)(const void* weight_row, const BlockQ8Act* const* act, size_t n, float* out);
+// Four consecutive weight rows (row_stride bytes apart) against one activation row.
+using Cols4DotFn = void (*)(const void* weight_rows, size_t row_stride, const BlockQ8Act* act, size_t n, float* out);
 
 struct KernelSet {
   std::string_view isa;  // "scalar", "avx2", "avx512"
   RowDotFn row_dot[31];     // indexed by DType value; nullptr for unused ids
   Rows4DotFn rows4_dot[31]; // quantized types only; nullptr where absent (callers use row_dot)
+  Cols4DotFn cols4_dot[31]; // same results as row_dot; nullptr where absent
   QuantizeActFn quantize_act;
   VecDotF32Fn dot_f32;   // plain float dot (LoRA)
   void (*f32_to_f16_row)(const float* x, uint16_t* out, size_t n);       // round to nearest even

@@ -95,6 +95,7 @@ void matmul(const Matrix& w, const float* x, int64_t rows, float* y, ThreadPool&
   const auto* act_bytes = static_cast<const uint8_t*>(act);
   const int64_t out = w.rows;
   const Rows4DotFn dot4 = k.rows4_dot[static_cast<int>(w.dtype)];
+  const Cols4DotFn cols4 = k.cols4_dot[static_cast<int>(w.dtype)];
   // Output rows are split across threads. Within a chunk, groups of 4 activation rows go through
   // every weight row of the chunk (both stay in L1); a quantized weight block is decoded once per
   // group of 4.
@@ -111,9 +112,13 @@ void matmul(const Matrix& w, const float* x, int64_t rows, float* y, ThreadPool&
         }
       }
     }
-    for (; r < rows; ++r)
-      for (size_t o = o0; o < o1; ++o)
-        y[static_cast<size_t>(r * out) + o] = dot(w.row(static_cast<int64_t>(o)), act_bytes + static_cast<size_t>(r) * act_stride, n);
+    for (; r < rows; ++r) {
+      const auto* a = act_bytes + static_cast<size_t>(r) * act_stride;
+      size_t o = o0;
+      if (cols4 != nullptr)
+        for (; o + 4 <= o1; o += 4) cols4(w.row(static_cast<int64_t>(o)), w.row_stride, reinterpret_cast<const BlockQ8Act*>(a), n, y + static_cast<size_t>(r * out) + o);
+      for (; o < o1; ++o) y[static_cast<size_t>(r * out) + o] = dot(w.row(static_cast<int64_t>(o)), a, n);
+    }
   });
 }
 
