@@ -158,13 +158,17 @@ TEST(Kernels, FourRowKernelsMatchTheSingleRowOnes) {
     const auto q = quantize(t, w);
     for (size_t s = 0; s < count; ++s) {
       if (const Cols4DotFn cols4 = sets[s]->cols4_dot[static_cast<int>(t)]) {
-        // Four copies of the weight row, 4 rows apart in memory: all four outputs equal row_dot.
+        // Four different weight rows, one after the other: output c equals row_dot of row c exactly.
         std::vector<uint8_t> four;
-        for (int c = 0; c < 4; ++c) four.insert(four.end(), q.begin(), q.end());
+        for (int c = 0; c < 4; ++c) {
+          const auto row = quantize(t, random_values(n, 40 + static_cast<uint64_t>(c)));
+          four.insert(four.end(), row.begin(), row.end());
+        }
+        const size_t stride = four.size() / 4;
         float cols[4];
-        cols4(four.data(), q.size(), group[0], n, cols);
-        const float one = sets[s]->row_dot[static_cast<int>(t)](q.data(), group[0], n);
-        for (int c = 0; c < 4; ++c) EXPECT_EQ(cols[c], one) << dtype_name(t) << " " << sets[s]->isa;
+        cols4(four.data(), stride, group[1], n, cols);
+        for (int c = 0; c < 4; ++c)
+          EXPECT_EQ(cols[c], sets[s]->row_dot[static_cast<int>(t)](four.data() + c * stride, group[1], n)) << dtype_name(t) << " " << sets[s]->isa << " column " << c;
       }
       if (sets[s]->rows4_dot[static_cast<int>(t)] == nullptr) continue;
       float out[4];
