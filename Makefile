@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 JOBS ?= $(shell nproc)
 
-.PHONY: up down status test build bootstrap bootstrap-tests gen native contracts ts clean
+.PHONY: up down status test proto-breaking build bootstrap bootstrap-tests gen native contracts ts clean
 
 up: bootstrap build
 	node kernel/dist/cli/main.js up
@@ -14,8 +14,13 @@ down:
 status:
 	node kernel/dist/cli/main.js status
 
-test: bootstrap-tests build
+test: bootstrap-tests build proto-breaking
 	npx jest --ci
+
+# proto packages are versioned: a change that breaks v1 clients fails the build (a no-op on main itself,
+# it guards work on any other branch before it lands).
+proto-breaking:
+	@if git rev-parse --verify -q main >/dev/null; then buf breaking --against '.git#branch=main'; fi
 
 bootstrap:
 	@scripts/bootstrap.sh

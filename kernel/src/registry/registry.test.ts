@@ -63,15 +63,24 @@ function call<Req, Res>(method: (req: Req, md: grpc.Metadata, cb: (err: grpc.Ser
 
 test("registers, lists, watches and deregisters a remote plugin; only admins may change", async () => {
   const remoteAddress = remoteHost.get("echo-ts")!.address;
-  const request = { name: "remote-echo", version: "2.0.0", address: remoteAddress, services: ["openledger.examples.v1.EchoService"] };
+  const request = {
+    name: "remote-echo",
+    version: "2.0.0",
+    address: remoteAddress,
+    services: ["openledger.examples.v1.EchoService"],
+    publicMethods: ["/openledger.examples.v1.EchoService/Echo"],
+  };
 
   await expect(call(registry.listPlugins, {}, new grpc.Metadata())).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
   await expect(call(registry.registerRemotePlugin, request, as(USER, "RegisterRemotePlugin"))).rejects.toMatchObject({
     code: grpc.status.PERMISSION_DENIED,
   });
   await expect(
-    call(registry.registerRemotePlugin, { ...request, services: ["openledger.examples.v1.Absent"] }, as(ADMIN, "RegisterRemotePlugin")),
+    call(registry.registerRemotePlugin, { ...request, services: ["openledger.examples.v1.Absent"], publicMethods: [] }, as(ADMIN, "RegisterRemotePlugin")),
   ).rejects.toMatchObject({ code: grpc.status.FAILED_PRECONDITION, details: expect.stringContaining("does not serve") });
+  await expect(
+    call(registry.registerRemotePlugin, { ...request, publicMethods: ["/openledger.kernel.v1.AuthService/CreateApiKey"] }, as(ADMIN, "RegisterRemotePlugin")),
+  ).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringContaining("AuthService/CreateApiKey") });
 
   const watched: kernelV1.PluginInfo[] = [];
   const watch = registry.watchPlugins({}, as(USER, "WatchPlugins"));
@@ -81,6 +90,7 @@ test("registers, lists, watches and deregisters a remote plugin; only admins may
   const registered = await call(registry.registerRemotePlugin, request, as(ADMIN, "RegisterRemotePlugin"));
   expect(registered.plugin).toMatchObject({ name: "remote-echo", version: "2.0.0", state: kernelV1.PluginState.PLUGIN_STATE_READY, remote: true, pid: 0 });
   expect(Buffer.from(registered.credential, "base64")).toEqual(host.get("remote-echo")!.credential);
+  expect(host.get("remote-echo")!.publicMethods).toEqual(["/openledger.examples.v1.EchoService/Echo"]);
 
   const listed = await call(registry.listPlugins, {}, as(USER, "ListPlugins"));
   expect(listed.plugins.map((p) => [p.name, p.state, p.address])).toEqual([["remote-echo", kernelV1.PluginState.PLUGIN_STATE_READY, remoteAddress]]);

@@ -97,15 +97,21 @@ export function createPluginRegistryService(
       for (const plugin of host.list()) call.write({ plugin: toPluginInfo(plugin) });
     },
     registerRemotePlugin: (call, callback) => {
-      const { name, version, address, services } = call.request;
+      const { name, version, address, services, publicMethods } = call.request;
       Promise.resolve()
         .then(async () => {
           requireAdmin(identityOf(call, kernelCredential, "RegisterRemotePlugin"), "register plugins");
           if (!name || !address || services.length === 0) {
             throw new CallError(grpc.status.INVALID_ARGUMENT, "name, address and at least one service are required");
           }
+          // A plugin may only open its own methods: otherwise a registration could make a kernel or
+          // another plugin's method public.
+          const foreign = publicMethods.filter((path) => !services.some((service) => path.startsWith(`/${service}/`)));
+          if (foreign.length > 0) {
+            throw new CallError(grpc.status.INVALID_ARGUMENT, `public methods must belong to the plugin's services: ${foreign.join(", ")}`);
+          }
           try {
-            return await host.registerRemote({ name, version, address, services });
+            return await host.registerRemote({ name, version, address, services, publicMethods });
           } catch (err) {
             throw new CallError(grpc.status.FAILED_PRECONDITION, `plugin ${name} refused: ${(err as Error).message}`);
           }
