@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <queue>
 #include <stdexcept>
 #include <string>
@@ -63,6 +64,63 @@ void clean_up_spaces(std::string& text) {
     }
     out += x;
   });
+}
+
+// One symbol of a word being merged: a byte range of it, linked to its live neighbours.
+struct Symbol {
+  size_t offset, length;
+  int prev, next;
+};
+
+// One symbol per UTF-8 character (a truncated last one keeps what is there).
+std::vector<Symbol> split_characters(std::string_view text) {
+  std::vector<Symbol> symbols;
+  for (size_t offset = 0; offset < text.size();) {
+    const size_t length =
+        std::min(text.size() - offset, unicode::utf8_sequence_length(static_cast<uint8_t>(text[offset])));
+    const int index = static_cast<int>(symbols.size());
+    symbols.push_back({offset, length, index - 1, offset + length == text.size() ? -1 : index + 1});
+    offset += length;
+  }
+  return symbols;
+}
+
+// Merges adjacent symbols, the best pair first and the leftmost among equals, until no pair merges:
+// llama.cpp's loop for both vocabularies. pair_rank(left, right) is a pair's rank, or nullopt where
+// it does not merge; worse(a, b) says rank a comes after rank b.
+template <typename Rank, typename Worse, typename PairRank>
+void merge_symbols(std::vector<Symbol>& symbols, Worse worse, PairRank pair_rank) {
+  struct Bigram {
+    Rank rank;
+    int left, right;
+    size_t length;  // merged length when queued: a stale entry no longer matches it
+  };
+  const auto order = [&worse](const Bigram& a, const Bigram& b) {
+    return worse(a.rank, b.rank) || (a.rank == b.rank && a.left > b.left);
+  };
+  std::priority_queue<Bigram, std::vector<Bigram>, decltype(order)> queue(order);
+  const auto try_bigram = [&](int left, int right) {
+    if (left < 0 || right < 0) return;
+    const std::optional<Rank> rank = pair_rank(symbols[left], symbols[right]);
+    if (rank) queue.push({*rank, left, right, symbols[left].length + symbols[right].length});
+  };
+  for (int i = 1; i < static_cast<int>(symbols.size()); ++i) try_bigram(i - 1, i);
+  while (!queue.empty()) {
+    const Bigram bigram = queue.top();
+    queue.pop();
+    Symbol& left = symbols[bigram.left];
+    Symbol& right = symbols[bigram.right];
+    // Stale: one side was merged since (symbols are contiguous, so lengths tell).
+    if (left.length == 0 || right.length == 0 || left.next != bigram.right ||
+        left.length + right.length != bigram.length)
+      continue;
+    left.length += right.length;
+    right.length = 0;
+    left.next = right.next;
+    if (right.next >= 0) symbols[right.next].prev = bigram.left;
+    try_bigram(left.prev, bigram.left);
+    try_bigram(bigram.left, left.next);
+  }
 }
 
 // Vocabulary, special tokens and everything both tokenizers share.
@@ -146,6 +204,23 @@ class VocabTokenizer : public Tokenizer {
     if (id < 0 || id >= n_vocab())
       throw std::out_of_range("token id " + std::to_string(id) + " is outside the vocabulary of " +
                               std::to_string(n_vocab()));
+  }
+
+  // Each merged symbol's token; a symbol that is no token gives its bytes' tokens, byte_token(byte)
+  // each (-1: none, and the byte is dropped, as in llama.cpp).
+  template <typename ByteToken>
+  void push_symbol_tokens(std::string_view text, const std::vector<Symbol>& symbols, ByteToken byte_token,
+                          std::vector<int32_t>& ids) const {
+    for (int i = symbols.empty() ? -1 : 0; i >= 0; i = symbols[i].next) {
+      const std::string_view piece = text.substr(symbols[i].offset, symbols[i].length);
+      if (int32_t id = find_token(piece); id >= 0) {
+        ids.push_back(id);
+        continue;
+      }
+      for (char byte : piece) {
+        if (int32_t id = byte_token(byte); id >= 0) ids.push_back(id);
+      }
+    }
   }
 
   // Control and unknown tokens: matched in text only with parse_special, shown only with render_special.
@@ -245,21 +320,6 @@ class BytePairTokenizer final : public VocabTokenizer {
   bool cleans_spaces() const override { return pre_.clean_spaces; }
 
  private:
-  struct Symbol {
-    size_t offset, length;
-    int prev, next;
-  };
-  struct Bigram {
-    int32_t rank;
-    int left, right;
-    size_t length;  // merged length when queued: a stale entry no longer matches it
-  };
-  struct BigramOrder {  // lowest rank first, then leftmost
-    bool operator()(const Bigram& a, const Bigram& b) const {
-      return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
-    }
-  };
-
   static std::string pair_key(std::string_view left, std::string_view right) {
     const auto n = static_cast<uint32_t>(left.size());
     std::string key(reinterpret_cast<const char*>(&n), sizeof n);
@@ -279,48 +339,15 @@ class BytePairTokenizer final : public VocabTokenizer {
         return;
       }
     }
-    std::vector<Symbol> symbols;
-    for (size_t offset = 0; offset < word.size();) {
-      const size_t length =
-          std::min(word.size() - offset, unicode::utf8_sequence_length(static_cast<uint8_t>(word[offset])));
-      const int index = static_cast<int>(symbols.size());
-      symbols.push_back({offset, length, index - 1, offset + length == word.size() ? -1 : index + 1});
-      offset += length;
-    }
+    std::vector<Symbol> symbols = split_characters(word);
     const auto text_of = [&](const Symbol& s) { return std::string_view(word).substr(s.offset, s.length); };
-    std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue;
-    const auto try_bigram = [&](int left, int right) {
-      if (left < 0 || right < 0) return;
-      const int32_t rank = rank_of(text_of(symbols[left]), text_of(symbols[right]));
-      if (rank >= 0) queue.push({rank, left, right, symbols[left].length + symbols[right].length});
-    };
-    for (int i = 1; i < static_cast<int>(symbols.size()); ++i) try_bigram(i - 1, i);
-    while (!queue.empty()) {
-      const Bigram bigram = queue.top();
-      queue.pop();
-      Symbol& left = symbols[bigram.left];
-      Symbol& right = symbols[bigram.right];
-      // Stale: one side was merged since (symbols are contiguous, so lengths tell).
-      if (left.length == 0 || right.length == 0 || left.next != bigram.right ||
-          left.length + right.length != bigram.length)
-        continue;
-      left.length += right.length;
-      right.length = 0;
-      left.next = right.next;
-      if (right.next >= 0) symbols[right.next].prev = bigram.left;
-      try_bigram(left.prev, bigram.left);
-      try_bigram(bigram.left, left.next);
-    }
-    for (int i = symbols.empty() ? -1 : 0; i >= 0; i = symbols[i].next) {
-      const std::string_view piece = text_of(symbols[i]);
-      if (int32_t id = find_token(piece); id >= 0) {
-        ids.push_back(id);
-        continue;
-      }
-      for (char byte : piece) {  // llama.cpp's last resort: single-byte tokens, else nothing
-        if (int32_t id = find_token(std::string_view(&byte, 1)); id >= 0) ids.push_back(id);
-      }
-    }
+    // Lowest merge rank first.
+    merge_symbols<int32_t>(symbols, std::greater<int32_t>(), [&](const Symbol& left, const Symbol& right) {
+      const int32_t rank = rank_of(text_of(left), text_of(right));
+      return rank >= 0 ? std::optional<int32_t>(rank) : std::nullopt;
+    });
+    // llama.cpp's last resort: single-byte tokens, else nothing.
+    push_symbol_tokens(word, symbols, [&](char byte) { return find_token(std::string_view(&byte, 1)); }, ids);
   }
 
   PreTokenizerConfig pre_;
@@ -373,21 +400,6 @@ class SentencePieceTokenizer final : public VocabTokenizer {
  private:
   static constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";  // U+2581
 
-  struct Symbol {
-    size_t offset, length;
-    int prev, next;
-  };
-  struct Bigram {
-    float score;
-    int left, right;
-    size_t length;
-  };
-  struct BigramOrder {  // highest score first, then leftmost
-    bool operator()(const Bigram& a, const Bigram& b) const {
-      return a.score < b.score || (a.score == b.score && a.left > b.left);
-    }
-  };
-
   static std::string replace_all(std::string_view text, std::string_view from, std::string_view to) {
     std::string out;
     size_t begin = 0;
@@ -407,48 +419,16 @@ class SentencePieceTokenizer final : public VocabTokenizer {
   }
 
   void encode_piece(const std::string& text, std::vector<int32_t>& ids) const {
-    std::vector<Symbol> symbols;
-    for (size_t offset = 0; offset < text.size();) {
-      const size_t length =
-          std::min(text.size() - offset, unicode::utf8_sequence_length(static_cast<uint8_t>(text[offset])));
-      const int index = static_cast<int>(symbols.size());
-      symbols.push_back({offset, length, index - 1, offset + length == text.size() ? -1 : index + 1});
-      offset += length;
-    }
-    std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue;
-    const auto try_bigram = [&](int left, int right) {
-      if (left < 0 || right < 0) return;
-      const size_t length = symbols[left].length + symbols[right].length;
-      const int32_t id = find_token(std::string_view(text).substr(symbols[left].offset, length));
-      if (id < 0) return;
-      queue.push({spec_.scores.empty() ? 0.0f : spec_.scores[id], left, right, length});
-    };
-    for (int i = 1; i < static_cast<int>(symbols.size()); ++i) try_bigram(i - 1, i);
-    while (!queue.empty()) {
-      const Bigram bigram = queue.top();
-      queue.pop();
-      Symbol& left = symbols[bigram.left];
-      Symbol& right = symbols[bigram.right];
-      if (left.length == 0 || right.length == 0 || left.length + right.length != bigram.length) continue;
-      left.length += right.length;
-      right.length = 0;
-      left.next = right.next;
-      if (right.next >= 0) symbols[right.next].prev = bigram.left;
-      try_bigram(left.prev, bigram.left);
-      try_bigram(bigram.left, left.next);
-    }
+    std::vector<Symbol> symbols = split_characters(text);
+    // Only pairs that form a token merge, the highest-scoring first.
+    merge_symbols<float>(symbols, std::less<float>(), [&](const Symbol& left, const Symbol& right) {
+      const int32_t id = find_token(std::string_view(text).substr(left.offset, left.length + right.length));
+      if (id < 0) return std::optional<float>();
+      return std::optional<float>(spec_.scores.empty() ? 0.0f : spec_.scores[id]);
+    });
     // Every merged symbol is a token (only token-forming pairs merge), so llama.cpp's re-segmentation
     // of non-token symbols reduces to the byte fallback for single characters.
-    for (int i = symbols.empty() ? -1 : 0; i >= 0; i = symbols[i].next) {
-      const std::string_view piece = std::string_view(text).substr(symbols[i].offset, symbols[i].length);
-      if (int32_t id = find_token(piece); id >= 0) {
-        ids.push_back(id);
-        continue;
-      }
-      for (char byte : piece) {
-        if (int32_t id = byte_token_[static_cast<uint8_t>(byte)]; id >= 0) ids.push_back(id);
-      }
-    }
+    push_symbol_tokens(text, symbols, [&](char byte) { return byte_token_[static_cast<uint8_t>(byte)]; }, ids);
   }
 
   int32_t byte_token_[256];
