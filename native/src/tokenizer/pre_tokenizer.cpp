@@ -89,75 +89,66 @@ size_t whitespace_run(const Window& w, size_t pos) {
   return n;
 }
 
-// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-void split_gpt2(const std::vector<uint32_t>& cps, size_t begin, size_t end, Pieces& out) {
+// \s+(?!\S)|\s+ at pos: a run of spaces leaves its last one to the next word unless the run ends the
+// piece; a lone code point that no rule matched is a piece of its own.
+size_t space_run_end(const Window& w, size_t pos) {
+  const size_t spaces = whitespace_run(w, pos);
+  if (spaces > 1 && w.cp(pos + spaces) != kOutOfRange) return pos + spaces - 1;
+  return pos + std::max<size_t>(spaces, 1);
+}
+
+// The scan both GPT-2-style rules share: at each position a contraction, else the word that
+// word_end(w, pos) says ends there (after pos), becomes the next piece.
+template <typename WordEnd>
+void split_words(const std::vector<uint32_t>& cps, size_t begin, size_t end, bool ignore_case, Pieces& out,
+                 WordEnd word_end) {
   const Window w{cps, begin, end};
   size_t pos = begin;
-  const auto emit_to = [&](size_t to) {
-    if (to > pos) out.push_back(to - pos);
-    pos = to;
-  };
   while (pos < end) {
-    if (size_t n = contraction_length(w, pos, false)) {
-      emit_to(pos + n);
-      continue;
-    }
+    const size_t contraction = contraction_length(w, pos, ignore_case);
+    const size_t stop = contraction > 0 ? pos + contraction : word_end(w, pos);
+    if (stop > pos) out.push_back(stop - pos);
+    pos = stop;
+  }
+}
+
+// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+void split_gpt2(const std::vector<uint32_t>& cps, size_t begin, size_t end, Pieces& out) {
+  split_words(cps, begin, end, false, out, [](const Window& w, size_t pos) {
     const bool space = w.cp(pos) == ' ';
     const uint16_t head = w.flag(pos + (space ? 1 : 0));
     size_t stop = pos + (space ? 1 : 0);
     if (is_letter(head)) {
       while (is_letter(w.flag(stop))) ++stop;
-      emit_to(stop);
-      continue;
+      return stop;
     }
     if (is_number(head)) {
       while (is_number(w.flag(stop))) ++stop;
-      emit_to(stop);
-      continue;
+      return stop;
     }
     if (is_other(head)) {
       while (is_other(w.flag(stop))) ++stop;
-      emit_to(stop);
-      continue;
+      return stop;
     }
-    const size_t spaces = whitespace_run(w, pos);
-    if (spaces > 1 && w.cp(pos + spaces) != kOutOfRange) {
-      emit_to(pos + spaces - 1);  // \s+(?!\S): leave the last space to the next word
-    } else {
-      emit_to(pos + std::max<size_t>(spaces, 1));  // \s+ (every code point matched a rule above)
-    }
-  }
+    return space_run_end(w, pos);  // every code point matched a rule above
+  });
 }
 
 // (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,max_digits}| ?[^\s\p{L}\p{N}]+[\r\n]*|
 // \s*[\r\n]+|\s+(?!\S)|\s+
 void split_llama3(const std::vector<uint32_t>& cps, size_t begin, size_t end, size_t max_digits, Pieces& out) {
-  const Window w{cps, begin, end};
-  size_t pos = begin;
-  const auto emit_to = [&](size_t to) {
-    if (to > pos) out.push_back(to - pos);
-    pos = to;
-  };
-  while (pos < end) {
-    if (size_t n = contraction_length(w, pos, true)) {
-      emit_to(pos + n);
-      continue;
-    }
+  split_words(cps, begin, end, true, out, [max_digits](const Window& w, size_t pos) {
     const uint32_t cp = w.cp(pos);
     const uint16_t f = w.flag(pos);
     if (!is_newline(cp) && !is_number(f) && (is_letter(f) || is_letter(w.flag(pos + 1)))) {
       size_t stop = pos + 1;
       while (is_letter(w.flag(stop))) ++stop;
-      emit_to(stop);
-      continue;
+      return stop;
     }
-    if (is_number(f)) {
-      while (is_number(w.flag(pos))) {
-        size_t stop = pos;
-        while (stop - pos < max_digits && is_number(w.flag(stop))) ++stop;
-        emit_to(stop);
-      }
-      continue;
+    if (is_number(f)) {  // a longer run goes on as the next piece
+      size_t stop = pos;
+      while (stop - pos < max_digits && is_number(w.flag(stop))) ++stop;
+      return stop;
     }
     const bool space = cp == ' ';
     const uint16_t head = w.flag(pos + (space ? 1 : 0));
@@ -165,22 +156,16 @@ void split_llama3(const std::vector<uint32_t>& cps, size_t begin, size_t end, si
       size_t stop = pos + (space ? 1 : 0);
       while (is_other(w.flag(stop))) ++stop;
       while (is_newline(w.cp(stop))) ++stop;
-      emit_to(stop);
-      continue;
+      return stop;
     }
     const size_t spaces = whitespace_run(w, pos);
     size_t after_last_newline = 0;
     for (size_t i = 0; i < spaces; ++i) {
       if (is_newline(w.cp(pos + i))) after_last_newline = pos + i + 1;
     }
-    if (after_last_newline > 0) {
-      emit_to(after_last_newline);  // \s*[\r\n]+
-    } else if (spaces > 1 && w.cp(pos + spaces) != kOutOfRange) {
-      emit_to(pos + spaces - 1);
-    } else {
-      emit_to(pos + std::max<size_t>(spaces, 1));
-    }
-  }
+    if (after_last_newline > 0) return after_last_newline;  // \s*[\r\n]+
+    return space_run_end(w, pos);
+  });
 }
 
 bool is_ascii_digit(uint32_t cp) { return cp >= '0' && cp <= '9'; }
