@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { encodeFunctionData, keccak256, parseSignature, toHex, type Address, type Hash, type Hex } from "viem";
+import { encodeFunctionData, keccak256, toHex, type Address, type Hash, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import {
   ANVIL_DEV_PRIVATE_KEYS,
@@ -14,6 +14,7 @@ import {
   platformContracts,
   recordTree,
   rewardTree,
+  signPermit,
   startAnvil,
   type ChainClients,
   type PlatformContracts,
@@ -60,25 +61,17 @@ async function main(): Promise<void> {
     await measure("reference: OPEN transfer to a new holder", op.c.openToken.write.transfer([alice.address, 10n ** 21n]));
     await measure("reference: OPEN transfer to a holder", op.c.openToken.write.transfer([alice.address, 10n ** 21n]));
     const deadline = 2n ** 40n;
-    const signature = parseSignature(
-      await alice.clients.walletClient.signTypedData({
-        domain: { name: "OpenLedger", version: "1", chainId: anvil.chainId, verifyingContract: addresses.OpenToken },
-        types: {
-          Permit: [
-            { name: "owner", type: "address" },
-            { name: "spender", type: "address" },
-            { name: "value", type: "uint256" },
-            { name: "nonce", type: "uint256" },
-            { name: "deadline", type: "uint256" },
-          ],
-        },
-        primaryType: "Permit",
-        message: { owner: alice.address, spender: bob.address, value: 1n, nonce: 0n, deadline },
-      }),
-    );
+    const permit = await signPermit(alice.clients, {
+      token: addresses.OpenToken,
+      owner: alice.address,
+      spender: bob.address,
+      value: 1n,
+      nonce: 0n,
+      deadline,
+    });
     await measure(
       "OpenToken.permit",
-      bob.c.openToken.write.permit([alice.address, bob.address, 1n, deadline, 27 + signature.yParity, signature.r, signature.s]),
+      bob.c.openToken.write.permit([alice.address, bob.address, 1n, deadline, permit.v, permit.r, permit.s]),
     );
 
     // Datanets.

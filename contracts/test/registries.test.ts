@@ -1,7 +1,7 @@
 // OpenToken, DatanetRegistry, ModelRegistry and AttributionAnchor against a real anvil: every external
 // write's happy path and its refusal.
-import { keccak256, parseSignature, toHex, zeroHash, type Hex } from "viem";
-import { recordTree } from "@openledger/sdk";
+import { keccak256, toHex, zeroHash, type Hex } from "viem";
+import { recordTree, signPermit } from "@openledger/sdk";
 import { startPlatform, type Platform } from "./fixture";
 
 const hash = (text: string): Hex => keccak256(toHex(text));
@@ -30,29 +30,21 @@ describe("registries", () => {
       const token = alice.contracts.openToken;
       const deadline = 2n ** 40n;
       const sign = async (signer: typeof alice, value: bigint) =>
-        parseSignature(
-          await signer.clients.walletClient.signTypedData({
-            domain: { name: "OpenLedger", version: "1", chainId: p.anvil.chainId, verifyingContract: token.address },
-            types: {
-              Permit: [
-                { name: "owner", type: "address" },
-                { name: "spender", type: "address" },
-                { name: "value", type: "uint256" },
-                { name: "nonce", type: "uint256" },
-                { name: "deadline", type: "uint256" },
-              ],
-            },
-            primaryType: "Permit",
-            message: { owner: alice.address, spender: bob.address, value, nonce: await token.read.nonces([alice.address]), deadline },
-          }),
-        );
+        signPermit(signer.clients, {
+          token: token.address,
+          owner: alice.address,
+          spender: bob.address,
+          value,
+          nonce: await token.read.nonces([alice.address]),
+          deadline,
+        });
       const forged = await sign(bob, 500n);
       await expect(
-        bob.contracts.openToken.simulate.permit([alice.address, bob.address, 500n, deadline, 27 + forged.yParity, forged.r, forged.s]),
+        bob.contracts.openToken.simulate.permit([alice.address, bob.address, 500n, deadline, forged.v, forged.r, forged.s]),
       ).rejects.toThrow(/ERC2612InvalidSigner/);
       const good = await sign(alice, 500n);
       await p.mined(
-        bob.contracts.openToken.write.permit([alice.address, bob.address, 500n, deadline, 27 + good.yParity, good.r, good.s]),
+        bob.contracts.openToken.write.permit([alice.address, bob.address, 500n, deadline, good.v, good.r, good.s]),
       );
       expect(await token.read.allowance([alice.address, bob.address])).toBe(500n);
       await p.mined(bob.contracts.openToken.write.transferFrom([alice.address, bob.address, 500n]));

@@ -6,3 +6,4 @@ export * from "./deploy";
 export * from "./contracts";
 export * from "./merkle";
 export * from "./writes";
+export * from "./permit";
