@@ -26,6 +26,7 @@ export interface RawModel {
   dispose(): void;
 }
 
+/** One adapter of a request's linear combination; weight defaults to 1. */
 export interface RawAdapterWeight {
   id: number;
   weight?: number;
@@ -34,12 +35,14 @@ export interface RawAdapterWeight {
 export interface RawRequest {
   promptIds: Int32Array | readonly number[];
   maxTokens: number;
+  /** 0 (default) = greedy. */
   temperature?: number;
   topK?: number;
   topP?: number;
   minP?: number;
   repetitionPenalty?: number;
   repetitionLastN?: number;
+  /** Same seed, same request: same tokens. */
   seed?: number;
   stop?: readonly string[];
   adapters?: readonly RawAdapterWeight[];
@@ -60,11 +63,21 @@ export interface RawEngineStats {
 }
 
 export interface RawEngineParams {
+  /** Tokens per scheduler step (prefill chunks + decodes); default 512. */
   maxBatchTokens?: number;
+  /** Concurrent sequences; default 64. */
   maxSequences?: number;
+  /** Tokens per KV block; default 16. */
   kvBlockSize?: number;
+  /** KV pool size in bytes; default: enough for maxSequences x n_ctx_train/4. */
   kvCacheBytes?: number;
+  /** Resident adapter memory (LRU beyond it); default 256 MiB. */
   adapterBudgetBytes?: number;
+}
+
+export interface RawEvalSequence {
+  ids: Int32Array | readonly number[];
+  adapters?: readonly RawAdapterWeight[];
 }
 
 /** The values of ol_finish_reason. */
@@ -80,7 +93,7 @@ export interface RawEngine {
   stats(): RawEngineStats;
   submit(request: RawRequest, onToken: RawTokenCallback): number;
   cancel(requestId: number): void;
-  evalLogits(sequences: readonly { ids: Int32Array | readonly number[]; adapters?: readonly RawAdapterWeight[] }[]): Promise<Float32Array[]>;
+  evalLogits(sequences: readonly RawEvalSequence[]): Promise<Float32Array[]>;
   dispose(): void;
 }
 

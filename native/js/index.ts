@@ -1,7 +1,18 @@
 // @openledger/native: the typed TypeScript face of the native engine (Node-API addon).
 // Model loading and every slow call run off the event loop; generated tokens arrive as an async
 // iterator while the engine produces them; an AbortSignal cancels a generation.
-import { addon, RawFinish, type RawEngine, type RawEngineStats, type RawModel, type RawModelInfo } from "./addon";
+import {
+  addon,
+  RawFinish,
+  type RawAdapterWeight,
+  type RawEngine,
+  type RawEngineParams,
+  type RawEngineStats,
+  type RawEvalSequence,
+  type RawModel,
+  type RawModelInfo,
+  type RawRequest,
+} from "./addon";
 
 export { addonPath } from "./addon";
 export { makeTinyAdapter, makeTinyModel, makeTinyPath, mergeAdapters, runMakeTiny } from "./tiny";
@@ -21,43 +32,15 @@ export interface ChatMessage {
   content: string;
 }
 
-export interface EngineOptions {
-  /** Tokens per scheduler step (prefill chunks + decodes); default 512. */
-  maxBatchTokens?: number;
-  /** Concurrent sequences; default 64. */
-  maxSequences?: number;
-  /** Tokens per KV block; default 16. */
-  kvBlockSize?: number;
-  /** KV pool size in bytes; default: enough for maxSequences x n_ctx_train/4. */
-  kvCacheBytes?: number;
-  /** Resident adapter memory (LRU beyond it); default 256 MiB. */
-  adapterBudgetBytes?: number;
-}
+// The addon takes these shapes as they are (their fields are documented in addon.ts).
+export type EngineOptions = RawEngineParams;
+export type AdapterWeight = RawAdapterWeight;
+export type SamplingOptions = Pick<
+  RawRequest,
+  "temperature" | "topK" | "topP" | "minP" | "repetitionPenalty" | "repetitionLastN" | "seed"
+>;
 
-/** One adapter of a request's linear combination; weight defaults to 1. */
-export interface AdapterWeight {
-  id: number;
-  weight?: number;
-}
-
-export interface SamplingOptions {
-  /** 0 (default) = greedy. */
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  minP?: number;
-  repetitionPenalty?: number;
-  repetitionLastN?: number;
-  /** Same seed, same request: same tokens. */
-  seed?: number;
-}
-
-export interface GenerateRequest extends SamplingOptions {
-  promptIds: Int32Array | readonly number[];
-  maxTokens: number;
-  stop?: readonly string[];
-  adapters?: readonly AdapterWeight[];
-  ignoreEos?: boolean;
+export interface GenerateRequest extends RawRequest {
   /** Aborting cancels the generation: the stream ends with finishReason "cancelled". */
   signal?: AbortSignal;
 }
@@ -76,10 +59,7 @@ export interface GenerationResult {
   finishReason: FinishReason;
 }
 
-export interface EvalSequence {
-  ids: Int32Array | readonly number[];
-  adapters?: readonly AdapterWeight[];
-}
+export type EvalSequence = RawEvalSequence;
 
 /** An error reported by the engine; code is the ol_status name (e.g. "OL_ERR_BAD_FILE"). */
 export interface NativeError extends Error {
