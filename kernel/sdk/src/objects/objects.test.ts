@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { startSeaweedS3, type SeaweedS3 } from "../testing/seaweed";
 import { CONTRACT_MAX_OBJECT_BYTES, describeObjectStoreContract } from "./contract";
 import { createObjectStore } from "./index";
+import type { S3ObjectStoreConfig } from "./types";
 
 let root: string;
 beforeAll(async () => {
@@ -47,31 +48,26 @@ describe("S3 (SeaweedFS)", () => {
     await s3?.stop();
   });
 
+  /** A store on the server, signing in with the given secret. */
+  const s3Config = (bucket: string, secretKey: string): S3ObjectStoreConfig => ({
+    kind: "s3",
+    endPoint: s3.endPoint,
+    port: s3.port,
+    useSSL: false,
+    accessKey: s3.accessKey,
+    secretKey,
+    bucket,
+  });
+
   describeObjectStoreContract("s3", () =>
     createObjectStore({
-      kind: "s3",
-      endPoint: s3.endPoint,
-      port: s3.port,
-      useSSL: false,
-      accessKey: s3.accessKey,
-      secretKey: s3.secretKey,
-      bucket: `contract-${randomBytes(6).toString("hex")}`,
+      ...s3Config(`contract-${randomBytes(6).toString("hex")}`, s3.secretKey),
       spoolDir: root,
       maxObjectBytes: CONTRACT_MAX_OBJECT_BYTES,
     }),
   );
 
   test("wrong credentials are refused", async () => {
-    await expect(
-      createObjectStore({
-        kind: "s3",
-        endPoint: s3.endPoint,
-        port: s3.port,
-        useSSL: false,
-        accessKey: s3.accessKey,
-        secretKey: "wrong-secret-key",
-        bucket: "denied",
-      }),
-    ).rejects.toThrow();
+    await expect(createObjectStore(s3Config("denied", "wrong-secret-key"))).rejects.toThrow();
   });
 });
