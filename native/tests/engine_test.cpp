@@ -38,6 +38,12 @@ std::vector<std::vector<int32_t>> generate_all(ol_engine* e, const std::vector<o
   return out;
 }
 
+// The default tiny model, written to dir/m.gguf and loaded: what the generation tests run on.
+ModelPtr load_tiny_model(const TempDir& dir) {
+  write_tiny_gguf(TinyModelSpec{}, dir / "m.gguf");
+  return load(dir / "m.gguf");
+}
+
 std::string home_model() {
   const char* home = std::getenv("HOME");
   return std::string(home ? home : "") + "/.cache/openledger/models/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -120,9 +126,7 @@ TEST(TinyModel, EveryWeightTypeTracksTheF32Model) {
 
 TEST(Generation, ContinuousBatchingWithChunkedPrefillMatchesEachRequestAlone) {
   TempDir dir;
-  TinyModelSpec spec;
-  write_tiny_gguf(spec, dir / "m.gguf");
-  auto m = load(dir / "m.gguf");
+  auto m = load_tiny_model(dir);
   ol_engine_params p{};
   p.max_batch_tokens = 24;  // prompts are split into chunks and mixed with decodes
   p.kv_block_size = 4;
@@ -152,9 +156,7 @@ TEST(Generation, ContinuousBatchingWithChunkedPrefillMatchesEachRequestAlone) {
 
 TEST(Generation, RequestsQueueWhenTheKvPoolIsSmall) {
   TempDir dir;
-  TinyModelSpec spec;
-  write_tiny_gguf(spec, dir / "m.gguf");
-  auto m = load(dir / "m.gguf");
+  auto m = load_tiny_model(dir);
   ol_engine_params p{};
   p.kv_block_size = 4;
   // F32 model, F32 cache: 2 layers x 2 (K, V) x 4 slots x 32 floats = 2 KiB per block; 12 blocks = 48 tokens.
@@ -177,9 +179,7 @@ TEST(Generation, RequestsQueueWhenTheKvPoolIsSmall) {
 
 TEST(Generation, SamplingIsReproducibleWithASeed) {
   TempDir dir;
-  TinyModelSpec spec;
-  write_tiny_gguf(spec, dir / "m.gguf");
-  auto m = load(dir / "m.gguf");
+  auto m = load_tiny_model(dir);
   auto e = engine(m.get());
   const auto prompt = prompt_of(8, 3);
   auto sampled = [&](uint64_t seed, float temp, int top_k, float top_p, float min_p, float rep) {
@@ -210,9 +210,7 @@ TEST(Generation, SamplingIsReproducibleWithASeed) {
 
 TEST(Generation, StopStringsEndTheTextAndCancelStopsARequest) {
   TempDir dir;
-  TinyModelSpec spec;
-  write_tiny_gguf(spec, dir / "m.gguf");
-  auto m = load(dir / "m.gguf");
+  auto m = load_tiny_model(dir);
   auto e = engine(m.get());
   const auto prompt = prompt_of(6, 4);
   Generation free_run;
@@ -257,9 +255,7 @@ TEST(Generation, StopStringsEndTheTextAndCancelStopsARequest) {
 
 TEST(Generation, BadRequestsAreRefused) {
   TempDir dir;
-  TinyModelSpec spec;
-  write_tiny_gguf(spec, dir / "m.gguf");
-  auto m = load(dir / "m.gguf");
+  auto m = load_tiny_model(dir);
   auto e = engine(m.get());
   std::vector<int32_t> bad_ids{1, 2, 100000};
   ol_request r = greedy_request(bad_ids, 4);
