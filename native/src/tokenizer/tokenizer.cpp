@@ -174,6 +174,15 @@ class VocabTokenizer : public Tokenizer {
     return ids;
   }
 
+  std::string token_to_piece(int32_t id, bool render_special) const final {
+    check_id(id);
+    const TokenType type = type_of(id);
+    const std::string& text = spec_.tokens[id];
+    if (is_hidden_special(type)) return render_special ? text : std::string();
+    if (type == TokenType::UserDefined) return text;
+    return vocabulary_piece(type, text);
+  }
+
   std::string decode(const std::vector<int32_t>& ids, bool render_special) const override {
     std::string text;
     // A SentencePiece prefix space is dropped from the first piece only.
@@ -192,6 +201,8 @@ class VocabTokenizer : public Tokenizer {
   virtual void encode_fragments(std::string_view text, const std::vector<Fragment>& fragments,
                                 std::vector<int32_t>& ids) const = 0;
   virtual bool cleans_spaces() const { return false; }
+  // The text of a normal, byte, unused or undefined token, as this vocabulary encodes it.
+  virtual std::string vocabulary_piece(TokenType type, const std::string& text) const = 0;
 
   TokenType type_of(int32_t id) const { return spec_.types.empty() ? TokenType::Normal : spec_.types[id]; }
 
@@ -284,12 +295,8 @@ class BytePairTokenizer final : public VocabTokenizer {
     }
   }
 
-  std::string token_to_piece(int32_t id, bool render_special) const override {
-    check_id(id);
-    const TokenType type = type_of(id);
-    const std::string& text = spec_.tokens[id];
-    if (is_hidden_special(type)) return render_special ? text : std::string();
-    if (type == TokenType::UserDefined) return text;
+ protected:
+  std::string vocabulary_piece(TokenType type, const std::string& text) const override {
     if (type != TokenType::Normal) return {};  // unused, undefined and byte tokens render as nothing
     std::string bytes;
     for (uint32_t cp : unicode::decode_utf8(text)) {
@@ -303,7 +310,6 @@ class BytePairTokenizer final : public VocabTokenizer {
     return bytes;
   }
 
- protected:
   void encode_fragments(std::string_view text, const std::vector<Fragment>& fragments,
                         std::vector<int32_t>& ids) const override {
     for (const Fragment& fragment : fragments) {
@@ -369,18 +375,13 @@ class SentencePieceTokenizer final : public VocabTokenizer {
     }
   }
 
-  std::string token_to_piece(int32_t id, bool render_special) const override {
-    check_id(id);
-    const TokenType type = type_of(id);
-    const std::string& text = spec_.tokens[id];
-    if (is_hidden_special(type)) return render_special ? text : std::string();
-    if (type == TokenType::UserDefined) return text;
+ protected:
+  std::string vocabulary_piece(TokenType type, const std::string& text) const override {
     if (type == TokenType::Normal) return replace_all(text, kSpaceSymbol, " ");
     if (type == TokenType::Byte) return std::string(1, static_cast<char>(byte_of_token(text)));
     return {};
   }
 
- protected:
   void encode_fragments(std::string_view text, const std::vector<Fragment>& fragments,
                         std::vector<int32_t>& ids) const override {
     bool after_special = true;  // the text start counts as following a special token
