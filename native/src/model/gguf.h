@@ -34,11 +34,7 @@ struct GgufTensorInfo {
   DType dtype = DType::F32;
   const uint8_t* data = nullptr;
   size_t n_bytes = 0;
-  int64_t n_elements() const {
-    int64_t n = 1;
-    for (int64_t d : dims) n *= d;
-    return n;
-  }
+  int64_t n_elements() const { return element_count(dims); }
 };
 
 struct GgufFile {

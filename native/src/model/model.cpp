@@ -62,9 +62,7 @@ Matrix to_matrix(const StoredTensor& t, const std::string& name, int64_t rows, i
 }
 
 std::vector<float> to_vector(const StoredTensor& t, const std::string& name, int64_t n) {
-  int64_t total = 1;
-  for (int64_t d : t.shape) total *= d;
-  if (total != n) fail_bad_file("tensor " + name + " should have " + std::to_string(n) + " elements");
+  if (element_count(t.shape) != n) fail_bad_file("tensor " + name + " should have " + std::to_string(n) + " elements");
   std::vector<float> v(static_cast<size_t>(n));
   dequantize_row(t.dtype, t.data, v.data(), v.size());
   for (float x : v)

@@ -19,11 +19,7 @@ struct SafetensorsTensor {
   std::vector<int64_t> shape;   // row-major, outermost first (PyTorch order)
   const uint8_t* data = nullptr;
   size_t n_bytes = 0;
-  int64_t n_elements() const {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    return n;
-  }
+  int64_t n_elements() const { return element_count(shape); }
 };
 
 struct SafetensorsFile {

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 
 namespace ol {
@@ -27,6 +28,13 @@ inline bool dtype_is_quantized(DType t) { return dtype_traits(t).block_elems > 1
 inline size_t row_bytes(DType t, size_t n) {
   const auto& tr = dtype_traits(t);
   return n / tr.block_elems * tr.block_bytes;
+}
+
+// Elements of a tensor with these dimensions (1 for a scalar); callers bound the dimensions.
+inline int64_t element_count(std::span<const int64_t> dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
 }
 
 }  // namespace ol
