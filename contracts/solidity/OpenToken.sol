@@ -41,7 +41,7 @@ contract OpenToken is IERC20, IERC20Metadata, IERC20Permit, IERC20Errors, EIP712
     error ERC2612ExpiredSignature(uint256 deadline);
     error ERC2612InvalidSigner(address signer, address owner);
     error RewardDistributorAlreadyBound(address rewardDistributor);
-    error RewardDistributorBindNotByTreasury(address origin);
+    error RewardDistributorBindNotByTreasury(address caller);
     error NotRewardDistributor(address caller);
     error NothingToClaim(address account, uint256 cumulativeAmount, uint256 alreadyClaimed);
 
@@ -115,13 +115,14 @@ contract OpenToken is IERC20, IERC20Metadata, IERC20Permit, IERC20Errors, EIP712
         return _domainSeparatorV4();
     }
 
-    /// @notice Called once, by the RewardDistributor's constructor, in a transaction sent by the
-    /// treasury (the platform's deployer): from then on only that contract may pay rewards.
-    function bindRewardDistributor() external {
+    /// @notice Names the RewardDistributor, once, by the treasury (the platform's deployer; the
+    /// deploy script does it right after deploying the distributor): from then on only that
+    /// contract may pay rewards.
+    function bindRewardDistributor(address distributor) external {
+        if (msg.sender != _treasury) revert RewardDistributorBindNotByTreasury(msg.sender);
         if (rewardDistributor != address(0)) revert RewardDistributorAlreadyBound(rewardDistributor);
-        // solhint-disable-next-line avoid-tx-origin
-        if (tx.origin != _treasury) revert RewardDistributorBindNotByTreasury(tx.origin);
-        rewardDistributor = msg.sender;
+        if (distributor == address(0)) revert ERC20InvalidReceiver(address(0));
+        rewardDistributor = distributor;
     }
 
     /// @notice Pays `account` the part of `cumulativeAmount` not yet paid to it, from the distributor's

@@ -10,8 +10,8 @@ import {OpenToken} from "./OpenToken.sol";
 /// old or repeated proof can never pay twice. Leaves follow the OpenZeppelin merkle-tree library's standard
 /// encoding for `(address, uint256)`: keccak256(bytes.concat(keccak256(abi.encode(account, amount)))).
 /// What each account has received is kept by OpenToken in the slot of the account's balance
-/// (`payReward`), so a claim writes one slot rather than two; the constructor binds this contract as
-/// the token's only reward payer.
+/// (`payReward`), so a claim writes one slot rather than two; the treasury binds this contract as the
+/// token's only reward payer (`OpenToken.bindRewardDistributor`) right after deploying it.
 contract RewardDistributor is AccessControl {
     bytes32 public constant SETTLEMENT_ROLE = keccak256("SETTLEMENT_ROLE");
 
@@ -31,7 +31,6 @@ contract RewardDistributor is AccessControl {
 
     constructor(OpenToken rewardToken, address admin) {
         token = rewardToken;
-        rewardToken.bindRewardDistributor();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 

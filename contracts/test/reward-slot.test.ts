@@ -30,14 +30,20 @@ describe("OpenToken reward slot", () => {
     deployed(
       by.walletClient.deployContract({ abi: openTokenAbi, bytecode: openTokenBytecode, args: [by.account.address, supply] }),
     );
-  const deployDistributor = (by: ChainClients, token: Address) =>
-    deployed(
+  const bind = (by: ChainClients, token: Address, distributor: Address) =>
+    mined(by.walletClient.writeContract({ address: token, abi: openTokenAbi, functionName: "bindRewardDistributor", args: [distributor] }));
+  /** Deploys a distributor and binds it as the token's reward payer, as deployPlatform does. */
+  const deployDistributor = async (by: ChainClients, token: Address) => {
+    const distributor = await deployed(
       by.walletClient.deployContract({
         abi: rewardDistributorAbi,
         bytecode: rewardDistributorBytecode,
         args: [token, by.account.address],
       }),
     );
+    await bind(by, token, distributor);
+    return distributor;
+  };
   const transfer = (from: ChainClients, token: Address, to: Address, value: bigint) =>
     mined(from.walletClient.writeContract({ address: token, abi: openTokenAbi, functionName: "transfer", args: [to, value] }));
   const simulateClaim = (distributor: Address, account: Address, cumulativeAmount: bigint, proof: `0x${string}`[]) =>
@@ -151,11 +157,19 @@ describe("OpenToken reward slot", () => {
       treasury.publicClient.simulateContract({ ...asTreasury, functionName: "payReward", args: [alice.account.address, 1n] }),
     ).rejects.toThrow(/NotRewardDistributor/);
     await expect(
-      treasury.publicClient.simulateContract({ ...asTreasury, functionName: "bindRewardDistributor" }),
+      treasury.publicClient.simulateContract({ ...asTreasury, functionName: "bindRewardDistributor", args: [alice.account.address] }),
     ).rejects.toThrow(new RegExp(`RewardDistributorAlreadyBound[\\s\\S]*${distributor}`));
-    // A distributor deployed by anyone but the treasury cannot bind itself to a fresh token.
+    // Only the treasury may name the distributor of a fresh token.
     const fresh = await deployToken(treasury, 1000n);
-    await expect(deployDistributor(alice, fresh)).rejects.toThrow(selectorOf("RewardDistributorBindNotByTreasury(address)"));
+    await expect(
+      treasury.publicClient.simulateContract({
+        account: alice.account,
+        address: fresh,
+        abi: openTokenAbi,
+        functionName: "bindRewardDistributor",
+        args: [alice.account.address],
+      }),
+    ).rejects.toThrow(/RewardDistributorBindNotByTreasury/);
 
     // A leaf naming the distributor itself pays it from itself: no OPEN is created.
     await transfer(treasury, token, distributor, 1000n);

@@ -26,7 +26,7 @@ describe("deployPlatform against a real anvil", () => {
 
   it("deploys every contract once, and a second run sends nothing and leaves the address book alone", async () => {
     const first = await deployPlatform(clients, { addressBookDir: dir });
-    expect(first.transactionsSent).toBe(PLATFORM_CONTRACTS.length + 7);
+    expect(first.transactionsSent).toBe(PLATFORM_CONTRACTS.length + 8);
     for (const name of PLATFORM_CONTRACTS) {
       const code = await clients.publicClient.getCode({ address: first.addresses[name] });
       expect(code?.length ?? 0).toBeGreaterThan(2);
@@ -122,7 +122,7 @@ describe("deployPlatform against a real anvil", () => {
       expect(other.status === "confirmed" && getAddress(other.receipt.contractAddress!)).toBe(oldBook.OpenToken);
 
       const result = await deployPlatform(freshClients, { addressBookDir: dir });
-      expect(result.transactionsSent).toBe(PLATFORM_CONTRACTS.length + 7);
+      expect(result.transactionsSent).toBe(PLATFORM_CONTRACTS.length + 8);
       expect(result.addresses.OpenToken).not.toBe(oldBook.OpenToken);
       const token = platformContracts(freshClients, result.addresses).openToken;
       expect(await token.read.symbol()).toBe("OPEN");
@@ -155,8 +155,8 @@ describe("deployPlatform against a real anvil", () => {
       ).rejects.toBe(crash);
       setTimeout(() => void rpc("evm_setAutomine", [true]).then(() => rpc("anvil_mine", ["0x1"])), 300);
       const resumed = await deployPlatform(c, { addressBookDir: bookDir });
-      expect(resumed.transactionsSent).toBe(PLATFORM_CONTRACTS.length + 7 - 3);
-      expect(await c.publicClient.getTransactionCount({ address: c.account.address })).toBe(PLATFORM_CONTRACTS.length + 7);
+      expect(resumed.transactionsSent).toBe(PLATFORM_CONTRACTS.length + 8 - 3);
+      expect(await c.publicClient.getTransactionCount({ address: c.account.address })).toBe(PLATFORM_CONTRACTS.length + 8);
     } finally {
       await chain.stop();
       rmSync(bookDir, { recursive: true, force: true });

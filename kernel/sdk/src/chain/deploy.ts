@@ -250,6 +250,17 @@ export async function deployPlatform(clients: ChainClients, options: DeployOptio
   await deploy("ModelRegistry", []);
   const attribution = await deploy("AttributionAnchor", [account.address]);
   const rewards = await deploy("RewardDistributor", [token, account.address]);
+  await sendIdempotent(
+    clients,
+    {
+      label: "bind RewardDistributor as OpenToken's reward payer",
+      isDone: async () =>
+        (await publicClient.readContract({ address: token, abi: artifacts.openTokenAbi, functionName: "rewardDistributor" })).toLowerCase() ===
+        rewards.toLowerCase(),
+      request: contractCall({ address: token, abi: artifacts.openTokenAbi, functionName: "bindRewardDistributor", args: [rewards] }),
+    },
+    { ...sendOptions, onSent: countSent },
+  );
   const votes = await deploy("ContributionVotes", [account.address]);
   const timelockArgs = [BigInt(config.timelockDelaySeconds), [], [zeroAddress], account.address];
   const timelock = await deploy("OpenTimelock", timelockArgs);
