@@ -34,13 +34,12 @@ gen:
 
 # Solidity -> contracts/out/*.json and typed ABIs (the contracts workspace's build script).
 contracts:
-	@if npm pkg get scripts.build -w @openledger/contracts | grep -q '"build"\|node\|tsx'; then npm run build -w @openledger/contracts; fi
+	npm run --silent build -w @openledger/contracts
 
 # The native engine: C++ library, tests, fuzzers and the Node-API addon.
 native:
-	@if [ -f native/CMakeLists.txt ]; then \
-	  cmake -S native -B native/build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null && \
-	  cmake --build native/build -j $(JOBS); fi
+	cmake -S native -B native/build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build native/build -j $(JOBS)
 
 ts: gen
 	npx tsc -b
