@@ -24,13 +24,11 @@ void BlockContext::linear(int layer, LinearKind kind, const float* in, float* ou
 void BlockContext::apply_lora(int layer, LinearKind kind, const float* in, int64_t n_in, float* out, int64_t n_out) {
   // Segmented gather matmul: rows are grouped by adapter. All groups share one parallel loop for
   // the shrink (t = x A^T, rank-sized) and one for the expand (y += t B^T), however many adapters.
-  struct Segment {
-    const LoraMatrices* m;
-    const LoraGroup* group;
-    size_t t_offset;  // into lora_t
-  };
-  std::vector<Segment> segments;
-  std::vector<std::pair<size_t, size_t>> shrink_items;  // (segment, row in group)
+  // segments/shrink_items are members so that their storage is reused across layers and steps.
+  std::vector<LoraSegment>& segments = lora_segments;
+  std::vector<std::pair<size_t, size_t>>& shrink_items = lora_shrink_items;
+  segments.clear();
+  shrink_items.clear();
   size_t t_size = 0;
   for (const LoraGroup& g : lora_groups) {
     const LoraMatrices& m = g.weights->layers[static_cast<size_t>(layer)][static_cast<size_t>(kind)];
@@ -44,7 +42,7 @@ void BlockContext::apply_lora(int layer, LinearKind kind, const float* in, int64
   lora_t.resize(t_size);
   pool.parallel_for(shrink_items.size(), 1, [&](size_t i0, size_t i1) {
     for (size_t i = i0; i < i1; ++i) {
-      const Segment& sg = segments[shrink_items[i].first];
+      const LoraSegment& sg = segments[shrink_items[i].first];
       const size_t row = shrink_items[i].second, r = static_cast<size_t>(sg.group->weights->rank);
       const float* x = in + static_cast<size_t>(sg.group->rows[row]) * static_cast<size_t>(n_in);
       float* t = lora_t.data() + sg.t_offset + row * r;
@@ -53,7 +51,7 @@ void BlockContext::apply_lora(int layer, LinearKind kind, const float* in, int64
     }
   });
   pool.parallel_for(static_cast<size_t>(n_out), 16, [&](size_t o0, size_t o1) {
-    for (const Segment& sg : segments) {
+    for (const LoraSegment& sg : segments) {
       const size_t r = static_cast<size_t>(sg.group->weights->rank);
       for (size_t o = o0; o < o1; ++o) {
         const float* b = sg.m->b + o * r;

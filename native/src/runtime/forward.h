@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "lora/adapter.h"
@@ -47,6 +48,13 @@ struct BlockContext {
   };
   std::vector<LoraGroup> lora_groups{};
   std::vector<float> lora_t{};  // shrunk activations of every group
+  struct LoraSegment {  // one group's matrices for the linear being applied
+    const LoraMatrices* m;
+    const LoraGroup* group;
+    size_t t_offset;  // into lora_t
+  };
+  std::vector<LoraSegment> lora_segments{};
+  std::vector<std::pair<size_t, size_t>> lora_shrink_items{};  // (segment, row in group)
 
   // out[rows, W.rows] = in * W^T (+ bias) (+ LoRA of every group).
   void linear(int layer, LinearKind kind, const float* in, float* out);
