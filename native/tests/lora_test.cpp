@@ -142,13 +142,20 @@ TEST(Lora, ResidentSetStaysWithinBudgetWithLruEviction) {
   int64_t us = -1;
   ASSERT_EQ(ol_engine_load_adapter(e.get(), ids.back(), &us), OL_OK);
   EXPECT_EQ(us, 0) << "most recent adapter is still resident";
-  // An evicted adapter reloads on demand and gives the same logits as before.
+  // An evicted adapter reloads on demand, and after being evicted again reloads to the same logits.
   const auto first = eval(e.get(), vocab, {{kPrompt, {ids[0]}, {1.0f}}});
   ASSERT_EQ(ol_engine_get_stats(e.get(), &s), OL_OK);
   EXPECT_EQ(s.resident, 3);
+  const int64_t evictions_before = s.evictions;
+  for (size_t i = 3; i < ids.size(); ++i) ASSERT_EQ(ol_engine_load_adapter(e.get(), ids[i], &us), OL_OK) << ol_last_error();
+  ASSERT_EQ(ol_engine_get_stats(e.get(), &s), OL_OK);
+  EXPECT_GT(s.evictions, evictions_before);
+  EXPECT_EQ(s.resident, 3);
+  const auto again = eval(e.get(), vocab, {{kPrompt, {ids[0]}, {1.0f}}});
+  EXPECT_EQ(again, first);
+  EXPECT_NE(first, eval(e.get(), vocab, {{kPrompt, {}, {}}})) << "the adapter changes the logits";
   EXPECT_EQ(ol_engine_unregister_adapter(e.get(), ids[0]), OL_OK);
   EXPECT_EQ(ol_engine_unregister_adapter(e.get(), ids[0]), OL_ERR_NOT_FOUND);
-  EXPECT_FALSE(first[0].empty());
 }
 
 TEST(Lora, GenerationWithAdaptersUsesTheSameBatchedPath) {
