@@ -79,12 +79,6 @@ export class KernelAuth {
     return address !== "" && (this.admins.has(address) || this.options.store.hasAdminKey(address));
   }
 
-  /** Like `authenticate`, and also says whether the caller is an admin. Throws UNAUTHENTICATED. */
-  resolve(method: string, metadata: Metadata): Caller {
-    const identity = this.identify(method, metadata);
-    return { identity, admin: this.isAdmin(identity.address) };
-  }
-
   private identify(method: string, metadata: Metadata): Identity {
     const reserved = Object.keys(metadata.getMap()).find((name) => name.toLowerCase().startsWith(RESERVED_HEADER_PREFIX));
     if (reserved) {
