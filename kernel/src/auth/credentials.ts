@@ -125,7 +125,8 @@ export class CredentialStore {
 
   /** Whether `address` holds an admin key that is not revoked. */
   hasAdminKey(address: string): boolean {
-    return [...this.keys.values()].some((key) => key.admin && !key.revoked && key.address === address);
+    for (const key of this.keys.values()) if (key.admin && !key.revoked && key.address === address) return true;
+    return false;
   }
 
   /**
