@@ -21,7 +21,6 @@ let apiKey: string;
 beforeAll(async () => {
   // The plugin runs as its own node process, from its compiled output (and the SDK's).
   execFileSync(join(ROOT, "node_modules/.bin/tsc"), ["-b", "kernel/sdk", "plugins/examples/echo-ts"], { cwd: ROOT, stdio: "inherit" });
-  execFileSync(PYTHON, [join(__dirname, "generate.py"), join(scratch, "stubs")]);
   const quiet = (): void => {};
   const logger: HostLogger = { debug: quiet, info: quiet, warn: quiet, error: quiet };
   host = new PluginHost({ pluginDirs: [join(ROOT, "plugins/examples/echo-ts")], dataDir: join(scratch, "data"), logger });
@@ -49,7 +48,7 @@ test("the Python client calls the TypeScript echo plugin through the gateway wit
   expect(host.get("echo-ts")?.state).toBe("ready");
   const { stdout } = await run(
     PYTHON,
-    [join(__dirname, "echo_client.py"), "--address", gateway.address!, "--api-key", apiKey, "--stubs", join(scratch, "stubs")],
+    [join(__dirname, "echo_client.py"), "--address", gateway.address!, "--api-key", apiKey],
     { timeout: 60_000 },
   );
   expect(JSON.parse(stdout)).toEqual({
