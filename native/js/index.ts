@@ -35,10 +35,6 @@ export interface ChatMessage {
 // The addon takes these shapes as they are (their fields are documented in addon.ts).
 export type EngineOptions = RawEngineParams;
 export type AdapterWeight = RawAdapterWeight;
-export type SamplingOptions = Pick<
-  RawRequest,
-  "temperature" | "topK" | "topP" | "minP" | "repetitionPenalty" | "repetitionLastN" | "seed"
->;
 
 export interface GenerateRequest extends RawRequest {
   /** Aborting cancels the generation: the stream ends with finishReason "cancelled". */
