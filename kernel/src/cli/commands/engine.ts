@@ -35,7 +35,7 @@ interface GenerateOptions extends ModelOptions {
 }
 
 /** One line of a --prompts-file. */
-export interface PromptLine {
+interface PromptLine {
   prompt: string;
   /** "DIR[:WEIGHT]" strings or {dir, weight} objects. */
   adapters?: (string | { dir: string; weight?: number })[];
@@ -81,7 +81,7 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 /** Reads and checks a prompts file: one JSON object per non-empty line. */
-export function readPromptsFile(file: string): PromptLine[] {
+function readPromptsFile(file: string): PromptLine[] {
   const lines = fs.readFileSync(file, "utf8").split("\n");
   const prompts: PromptLine[] = [];
   lines.forEach((line, index) => {
