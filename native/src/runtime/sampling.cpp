@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <unordered_set>
 
 #include "common/error.h"
 
@@ -22,8 +21,11 @@ Sampler::Sampler(const ol_sampling_params& params) : p_(params), rng_(params.see
 int32_t Sampler::sample(float* logits, int32_t n_vocab, const std::vector<int32_t>& recent) {
   if (p_.repetition_penalty != 1.0f) {
     const size_t last_n = p_.repetition_last_n > 0 ? static_cast<size_t>(p_.repetition_last_n) : 64;
-    std::unordered_set<int32_t> seen(recent.end() - static_cast<long>(std::min(last_n, recent.size())), recent.end());
-    for (int32_t t : seen) {
+    // Each distinct recent token is penalised once; the buffer is a member so no step allocates.
+    penalized_.assign(recent.end() - static_cast<long>(std::min(last_n, recent.size())), recent.end());
+    std::sort(penalized_.begin(), penalized_.end());
+    penalized_.erase(std::unique(penalized_.begin(), penalized_.end()), penalized_.end());
+    for (int32_t t : penalized_) {
       if (t < 0 || t >= n_vocab) continue;
       float& l = logits[t];
       l = l > 0 ? l / p_.repetition_penalty : l * p_.repetition_penalty;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "ol_engine.h"
@@ -20,6 +21,7 @@ class Sampler {
   ol_sampling_params p_;
   std::mt19937_64 rng_;
   std::vector<std::pair<float, int32_t>> candidates_;
+  std::vector<int32_t> penalized_;  // distinct recent tokens (repetition penalty)
 };
 
 // Checks sampling parameters; throws ol::Error(INVALID_ARGUMENT) naming the bad one.
