@@ -12,7 +12,7 @@ import { HealthServiceDefinition, HealthStatusBoard, ServingStatus, examplesV1, 
 import type { PluginRuntime } from "../types";
 import { PluginHost, type HostLogger, type PluginHostOptions } from "./host";
 import { fileDescriptorName } from "./probe";
-import { buildEchoTsPlugin } from "./testing";
+import { buildEchoTsPlugin } from "./__tests__/testing";
 
 const ROOT = resolve(__dirname, "../../..");
 const ECHO_TS = join(ROOT, "plugins/examples/echo-ts");

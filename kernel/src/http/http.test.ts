@@ -10,7 +10,7 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { CredentialStore, KernelAuth, createAuthService, publicMethodsOf } from "../auth";
 import { Gateway } from "../gateway";
 import { PluginHost } from "../host";
-import { buildEchoTsPlugin, quietLogger } from "../host/testing";
+import { buildEchoTsPlugin, quietLogger } from "../host/__tests__/testing";
 import { HttpGateway } from "./index";
 
 const ECHO = "openledger.examples.v1.EchoService";

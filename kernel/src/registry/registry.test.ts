@@ -7,7 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import { kernelV1, PROTOCOL_VERSIONS, signIdentity, type Identity } from "@openledger/sdk";
 import { PluginHost } from "../host";
 import { createKernelService, createPluginRegistryService, type KernelInfo } from "./registry";
-import { buildEchoTsPlugin, quietLogger } from "../host/testing";
+import { buildEchoTsPlugin, quietLogger } from "../host/__tests__/testing";
 
 const ROOT = resolve(__dirname, "../../..");
 const ADMIN: Identity = { address: "0x00000000000000000000000000000000000000aa", authMethod: "apikey" };

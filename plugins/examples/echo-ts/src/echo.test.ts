@@ -7,7 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import { PluginHost, type PluginRuntime } from "@openledger/kernel";
 import { examplesV1, signIdentity, IDENTITY_HEADERS, type Identity } from "@openledger/sdk";
 import type { SleepStats } from "./echo";
-import { buildEchoTsPlugin, quietLogger } from "@openledger/kernel/host/testing";
+import { buildEchoTsPlugin, quietLogger } from "@openledger/kernel/host/__tests__/testing";
 
 const PLUGIN_DIR = resolve(__dirname, "..");
 const BOB: Identity = { address: "0x0000000000000000000000000000000000000b0b", authMethod: "siwe" };

@@ -2,9 +2,9 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { HostLogger } from "./host";
+import type { HostLogger } from "../host";
 
-const ROOT = resolve(__dirname, "../../..");
+const ROOT = resolve(__dirname, "../../../..");
 
 /** A logger that drops everything. */
 export const quietLogger: HostLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
