@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 
 #include "cpu/kernels.h"
 #include "model/arch.h"
@@ -169,8 +168,8 @@ void ForwardPass::run(const std::vector<BatchSequence>& seqs, std::vector<float>
   c.positions.clear();
   c.row_seq.clear();
   c.lora_groups.clear();
-  std::map<const LoraWeights*, size_t> group_of;
-  std::vector<int64_t> logit_rows;
+  std::vector<int64_t>& logit_rows = logit_rows_;
+  logit_rows.clear();
   for (size_t si = 0; si < seqs.size(); ++si) {
     const BatchSequence& s = seqs[si];
     const int64_t first = static_cast<int64_t>(c.positions.size());
@@ -183,9 +182,10 @@ void ForwardPass::run(const std::vector<BatchSequence>& seqs, std::vector<float>
     }
     if (s.adapters == nullptr) continue;
     for (const AdapterTerm& term : *s.adapters) {
-      auto [it, inserted] = group_of.emplace(term.weights.get(), c.lora_groups.size());
-      if (inserted) c.lora_groups.push_back({term.weights.get(), {}, {}});
-      BlockContext::LoraGroup& g = c.lora_groups[it->second];
+      // A batch holds few distinct adapters: a linear search finds the group.
+      auto it = std::find_if(c.lora_groups.begin(), c.lora_groups.end(), [&](const auto& g) { return g.weights == term.weights.get(); });
+      if (it == c.lora_groups.end()) it = c.lora_groups.insert(it, {term.weights.get(), {}, {}});
+      BlockContext::LoraGroup& g = *it;
       for (int32_t i = 0; i < s.n_tokens; ++i) {
         g.rows.push_back(static_cast<int32_t>(first + i));
         g.row_scale.push_back(term.weight * term.weights->scale);
@@ -199,7 +199,8 @@ void ForwardPass::run(const std::vector<BatchSequence>& seqs, std::vector<float>
   for (int l = 0; l < hp.n_layer; ++l) arch->block(c, l);
 
   const int64_t n_out = static_cast<int64_t>(logit_rows.size());
-  std::vector<float> last(static_cast<size_t>(n_out * E));
+  std::vector<float>& last = last_norm_;
+  last.resize(static_cast<size_t>(n_out * E));
   for (int64_t i = 0; i < n_out; ++i) rms_norm(c.x.data() + logit_rows[static_cast<size_t>(i)] * E, m.output_norm.data(), last.data() + i * E, 1, E, hp.rms_eps);
   logits.resize(static_cast<size_t>(n_out * hp.n_vocab));
   matmul(m.output, last.data(), n_out, logits.data(), c.pool);

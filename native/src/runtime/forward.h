@@ -74,6 +74,8 @@ class ForwardPass {
 
  private:
   BlockContext ctx_;
+  std::vector<int64_t> logit_rows_;  // rows whose logits are returned (reused across steps)
+  std::vector<float> last_norm_;     // those rows after the output norm
 };
 
 }  // namespace ol
