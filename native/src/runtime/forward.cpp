@@ -95,8 +95,12 @@ void BlockContext::attention(int layer) {
   // precision, divided by the softmax sum at the end. Over a single-precision cache (F32 models):
   // plain softmax attention in single precision.
   pool.parallel_for(static_cast<size_t>(rows) * static_cast<size_t>(hp.n_head), 1, [&](size_t i0, size_t i1) {
-    std::vector<float> scores, q_round(static_cast<size_t>(hd));
-    std::vector<uint16_t> q_bits(static_cast<size_t>(hd)), acc_half(static_cast<size_t>(hd));
+    // Per-thread scratch, kept across chunks, layers and steps.
+    thread_local std::vector<float> scores, q_round;
+    thread_local std::vector<uint16_t> q_bits, acc_half;
+    q_round.resize(static_cast<size_t>(hd));
+    q_bits.resize(static_cast<size_t>(hd));
+    acc_half.resize(static_cast<size_t>(hd));
     for (size_t i = i0; i < i1; ++i) {
       const int64_t r = static_cast<int64_t>(i / static_cast<size_t>(hp.n_head));
       const int h = static_cast<int>(i % static_cast<size_t>(hp.n_head)), kvh = h / group;
