@@ -25,6 +25,9 @@ export interface AnvilChain {
   stop(): Promise<void>;
 }
 
+/** anvil's own chain id, the default of startAnvil: the id that marks a chain as a local dev chain. */
+export const ANVIL_CHAIN_ID = 31337;
+
 /** anvil's well-known first dev account (mnemonic "test test ... junk"): funded on every anvil chain. */
 export const ANVIL_DEV_PRIVATE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80" as const;
 /** anvil's funded dev accounts 0..5, for tests that need several users. */
@@ -64,7 +67,7 @@ export function findAnvil(): string {
 
 export async function startAnvil(options: AnvilOptions = {}): Promise<AnvilChain> {
   const port = options.port ?? (await freePort());
-  const chainId = options.chainId ?? 31337;
+  const chainId = options.chainId ?? ANVIL_CHAIN_ID;
   const args = ["--host", "127.0.0.1", "--port", String(port), "--chain-id", String(chainId)];
   if (options.stateFile) args.push("--state", options.stateFile, "--state-interval", "5");
   if (options.blockTimeSeconds !== undefined) args.push("--block-time", String(options.blockTimeSeconds));

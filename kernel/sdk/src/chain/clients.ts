@@ -12,6 +12,7 @@ import {
   type WalletClient,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { ANVIL_CHAIN_ID } from "./anvil";
 
 export interface ChainClients {
   readonly chain: Chain;
@@ -27,8 +28,6 @@ export interface ConnectOptions {
   pollingIntervalMs?: number;
 }
 
-const LOCAL_CHAIN_ID = 31337;
-
 export async function connectChain(options: ConnectOptions): Promise<ChainClients> {
   if (!/^0x[0-9a-fA-F]{64}$/.test(options.privateKey)) {
     throw new Error("chain: the private key must be 32 bytes of hex with a 0x prefix");
@@ -43,11 +42,11 @@ export async function connectChain(options: ConnectOptions): Promise<ChainClient
   });
   const chain = defineChain({
     id: chainId,
-    name: chainId === LOCAL_CHAIN_ID ? "anvil" : `chain-${chainId}`,
+    name: chainId === ANVIL_CHAIN_ID ? "anvil" : `chain-${chainId}`,
     nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
     rpcUrls: { default: { http: [options.rpcUrl] } },
   });
-  const pollingInterval = options.pollingIntervalMs ?? (chainId === LOCAL_CHAIN_ID ? 50 : 1000);
+  const pollingInterval = options.pollingIntervalMs ?? (chainId === ANVIL_CHAIN_ID ? 50 : 1000);
   const account = privateKeyToAccount(options.privateKey);
   return {
     chain,

@@ -6,10 +6,10 @@
 // dev account is used when neither is given. --rpc defaults to $OL_CHAIN_RPC_URL, --address-book-dir
 // to $OL_CHAIN_ADDRESS_BOOK_DIR (the variables the kernel gives plugins).
 import { Command, InvalidArgumentError } from "commander";
-import { ANVIL_DEV_PRIVATE_KEY, connectChain, deployPlatform } from "@openledger/sdk";
+import type { Hex } from "viem";
+import { ANVIL_CHAIN_ID, ANVIL_DEV_PRIVATE_KEY, connectChain, deployPlatform } from "@openledger/sdk";
 
 export const DEFAULT_RPC_URL = "http://127.0.0.1:8545";
-const LOCAL_CHAIN_ID = 31337;
 
 export interface ChainCliOutput {
   write(text: string): unknown;
@@ -30,12 +30,11 @@ function positiveInteger(value: string): number {
 }
 
 async function deploy(options: DeployCliOptions, out: ChainCliOutput): Promise<void> {
-  const probe = await connectChain({ rpcUrl: options.rpc, privateKey: ANVIL_DEV_PRIVATE_KEY });
   const key = options.key ?? process.env.OL_CHAIN_PRIVATE_KEY;
-  if (!key && probe.chain.id !== LOCAL_CHAIN_ID) {
-    throw new Error(`chain ${probe.chain.id} is not a local anvil: pass --key or set OL_CHAIN_PRIVATE_KEY`);
+  const clients = await connectChain({ rpcUrl: options.rpc, privateKey: (key ?? ANVIL_DEV_PRIVATE_KEY) as Hex });
+  if (!key && clients.chain.id !== ANVIL_CHAIN_ID) {
+    throw new Error(`chain ${clients.chain.id} is not a local anvil: pass --key or set OL_CHAIN_PRIVATE_KEY`);
   }
-  const clients = key ? await connectChain({ rpcUrl: options.rpc, privateKey: key as `0x${string}` }) : probe;
   const result = await deployPlatform(clients, {
     addressBookDir: options.addressBookDir,
     confirmations: options.confirmations,
