@@ -3,16 +3,16 @@
 // Three processes, as in production: this one is the client; a child is the kernel (PluginHost +
 // Gateway), which starts echo-ts as its own process.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import * as grpc from "@grpc/grpc-js";
-import { Gateway, PluginHost, type Authenticator } from "@openledger/kernel";
+import { CredentialStore, Gateway, KernelAuth, PluginHost, publicMethodsOf } from "@openledger/kernel";
 import { examplesV1 } from "@openledger/sdk";
 
 const ROOT = path.resolve(__dirname, "../../..");
 const ECHO_PATH = "/openledger.examples.v1.EchoService/Echo";
-const API_KEY = "bench-key";
 
 interface Settings {
   calls: number;
@@ -31,7 +31,8 @@ function settings(argv: string[]): Settings {
   return { calls: value("calls", 3000), concurrency: value("concurrency", 16), seconds: value("seconds", 3), rounds: value("rounds", 3) };
 }
 
-/** The kernel side: plugin host + gateway; prints {"gateway","plugin"} addresses, stops on SIGTERM. */
+/** The kernel side: plugin host + gateway + the kernel's own API-key authentication; prints
+ *  {"gateway","plugin","pluginPid","apiKey"}, stops on SIGTERM. */
 async function serveKernel(): Promise<void> {
   const quiet = (): void => {};
   const host = new PluginHost({
@@ -42,20 +43,24 @@ async function serveKernel(): Promise<void> {
   await host.start();
   const plugin = host.get("echo-ts");
   if (plugin?.state !== "ready") throw new Error(`echo-ts is not ready: ${plugin?.reason}`);
-  // A map lookup, as the kernel's authenticator does for a cached API key.
-  const keys = new Map([[API_KEY, "0x00000000000000000000000000000000000be7c4"]]);
-  const authenticate: Authenticator = async (_method, metadata) => {
-    const address = keys.get(String(metadata.get("x-api-key")[0]));
-    if (address === undefined) throw { code: grpc.status.UNAUTHENTICATED, details: "unknown API key" };
-    return { address, authMethod: "apikey" };
-  };
-  const gateway = new Gateway({ directory: host, authenticate });
+  const authDir = mkdtempSync(path.join(tmpdir(), "ol-bench-auth-"));
+  const auth = new KernelAuth({
+    store: new CredentialStore(authDir),
+    admins: [],
+    isPublic: publicMethodsOf(host),
+    siwe: { domain: "localhost", uri: "http://localhost", chainId: 31337 },
+    sessionTtlMs: 60_000,
+    nonceTtlMs: 60_000,
+  });
+  const { apiKey } = auth.store.createApiKey("0x00000000000000000000000000000000000be7c4", "bench", false);
+  const gateway = new Gateway({ directory: host, authenticate: auth.authenticate });
   const address = await gateway.listen("127.0.0.1:0");
-  console.log(JSON.stringify({ gateway: address, plugin: plugin.address, pluginPid: plugin.pid }));
+  console.log(JSON.stringify({ gateway: address, plugin: plugin.address, pluginPid: plugin.pid, apiKey }));
   process.once("SIGTERM", () => {
     void gateway
       .close(100)
       .then(() => host.stop())
+      .then(() => rmSync(authDir, { recursive: true, force: true }))
       .then(() => process.exit(0));
   });
 }
@@ -134,11 +139,11 @@ async function runClient(s: Settings): Promise<void> {
       createInterface({ input: kernel.stdout! }).once("line", resolve);
       kernel.once("exit", (code) => reject(new Error(`kernel process exited with ${code}`)));
     });
-    const addresses = JSON.parse(first) as { gateway: string; plugin: string; pluginPid: number };
+    const addresses = JSON.parse(first) as { gateway: string; plugin: string; pluginPid: number; apiKey: string };
     const pids = { kernel: kernel.pid!, plugin: addresses.pluginPid };
     const request = Buffer.from(examplesV1.EchoRequest.encode({ message: "ping", payload: Buffer.alloc(0) }).finish());
     const metadata = new grpc.Metadata();
-    metadata.set("x-api-key", API_KEY);
+    metadata.set("x-api-key", addresses.apiKey);
     const direct = new grpc.Client(addresses.plugin, grpc.credentials.createInsecure());
     const gateway = new grpc.Client(addresses.gateway, grpc.credentials.createInsecure());
     const rounds: { direct: Figures; gateway: Figures }[] = [];
