@@ -55,7 +55,7 @@ const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
 const validateManifest = ajv.compile(manifestSchema);
 
 /** "key: message" for each ajv error, the key being the JSON path of the offending value. */
-export function describeErrors(errors: ErrorObject[] | null | undefined, root: string): string {
+function describeErrors(errors: ErrorObject[] | null | undefined, root: string): string {
   return (errors ?? [])
     .map((error) => {
       const path = error.instancePath.replace(/^\//, "").replace(/\//g, ".");

@@ -118,7 +118,7 @@ async function reflect(client: grpc.Client, request: ReflectionRequest, deadline
   throw new PluginRefusal(`it serves no server reflection (grpc.reflection.v1 or v1alpha): ${(lastError as Error).message}`);
 }
 
-export function healthCheck(client: grpc.Client, service: string, deadline: number): Promise<ServingStatus> {
+function healthCheck(client: grpc.Client, service: string, deadline: number): Promise<ServingStatus> {
   return new Promise((resolve, reject) => {
     client.makeUnaryRequest<HealthCheckRequest, HealthCheckResponse>(
       HEALTH_CHECK_PATH,

@@ -29,7 +29,7 @@ const STATES: Record<PluginStateName, kernelV1.PluginState> = {
 };
 
 /** The wire form of a plugin (never its credential). */
-export function toPluginInfo(plugin: PluginRuntime): kernelV1.PluginInfo {
+function toPluginInfo(plugin: PluginRuntime): kernelV1.PluginInfo {
   return {
     name: plugin.name,
     version: plugin.version,
