@@ -4,6 +4,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { freePort, spawnManaged, type ManagedProcess } from "../process/managed";
+import { findTool } from "../workflows/tools";
 
 export interface AnvilOptions {
   /** Load the chain from this file if it exists, and keep saving it there. */
@@ -42,8 +43,8 @@ export const ANVIL_DEV_PRIVATE_KEYS = [
 
 const ARCH: Partial<Record<string, string>> = { x64: "amd64", arm64: "arm64" };
 
-/** The anvil executable: $OL_ANVIL_BIN, the npm platform package's binary, or node_modules/.bin or .tools/bin. */
-export function findAnvil(): string {
+/** The anvil executable: $OL_ANVIL_BIN, the npm platform package's binary, else .tools/bin or the PATH. */
+function findAnvil(): string {
   const fromEnv = process.env.OL_ANVIL_BIN;
   if (fromEnv) return fromEnv;
   const arch = ARCH[process.arch];
@@ -56,13 +57,7 @@ export function findAnvil(): string {
       /* not installed from npm: look further */
     }
   }
-  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    const candidates = [path.join(dir, "node_modules", ".bin", "anvil"), path.join(dir, ".tools", "bin", "anvil")];
-    for (const candidate of candidates) {
-      if (existsSync(candidate)) return candidate;
-    }
-  }
-  return "anvil";
+  return findTool("anvil");
 }
 
 export async function startAnvil(options: AnvilOptions = {}): Promise<AnvilChain> {

@@ -1,4 +1,4 @@
-// Where the external binaries (temporal, weed) live: the repository's .tools/bin (filled by
+// Where the external binaries (temporal, weed, anvil) live: the repository's .tools/bin (filled by
 // scripts/bootstrap.sh), else the PATH.
 import { existsSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
