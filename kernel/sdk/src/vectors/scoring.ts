@@ -2,21 +2,25 @@
 import type { VectorMetric } from "./types";
 
 export function exactScore(metric: VectorMetric, a: Float32Array, b: Float32Array): number {
+  if (metric === "l2") {
+    let distanceSquared = 0;
+    for (let i = 0; i < a.length; i++) {
+      const d = a[i]! - b[i]!;
+      distanceSquared += d * d;
+    }
+    return Math.sqrt(distanceSquared);
+  }
   let dot = 0;
   let normA = 0;
   let normB = 0;
-  let distanceSquared = 0;
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
     const y = b[i]!;
     dot += x * y;
     normA += x * x;
     normB += y * y;
-    distanceSquared += (x - y) * (x - y);
   }
-  if (metric === "dot") return dot;
-  if (metric === "l2") return Math.sqrt(distanceSquared);
-  return dot / Math.sqrt(normA * normB);
+  return metric === "dot" ? dot : dot / Math.sqrt(normA * normB);
 }
 
 /** usearch reports cos as 1 - cosine, ip as 1 - dot, l2sq as the squared distance. */
