@@ -5,6 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
 import { blobKey, blobKeyPrefix, hashOfBlobKey, namedKey, namedKeyPrefix, NAMED_ROOT } from "./keys";
 import {
   ObjectStoreError,
@@ -51,12 +52,6 @@ async function* chunksOf(data: ObjectData): AsyncIterable<Uint8Array> {
       yield chunk;
     }
   }
-}
-
-async function concat(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
-  return Buffer.concat(chunks);
 }
 
 export class BackedObjectStore implements ObjectStore {
@@ -141,7 +136,7 @@ export class BackedObjectStore implements ObjectStore {
   }
 
   private async readAll(key: string, label: string): Promise<Buffer> {
-    return concat(await this.open(key, label));
+    return buffer(await this.open(key, label));
   }
 
   private async commit(staged: Staged, key: string, replace: boolean): Promise<void> {
