@@ -62,7 +62,7 @@ export interface PlatformDeployConfig {
   operator?: Address;
 }
 
-export const DEFAULT_DEPLOY_CONFIG: PlatformDeployConfig = {
+const DEFAULT_DEPLOY_CONFIG: PlatformDeployConfig = {
   tokenSupply: 1_000_000_000n * 10n ** 18n,
   votingDelayBlocks: 1,
   votingPeriodBlocks: 50_400, // about a week of 12 s blocks
@@ -87,7 +87,7 @@ export interface DeployResult {
 }
 
 /** keccak256 of a role's name, as OpenZeppelin AccessControl contracts define their roles. */
-export const roleId = (name: string): Hex => keccak256(toHex(name));
+const roleId = (name: string): Hex => keccak256(toHex(name));
 export const ANCHORER_ROLE = roleId("ANCHORER_ROLE");
 export const SETTLEMENT_ROLE = roleId("SETTLEMENT_ROLE");
 const DEFAULT_ADMIN_ROLE: Hex = `0x${"00".repeat(32)}`;
@@ -114,7 +114,7 @@ const ARTIFACTS: Record<PlatformContractName, { abi: Abi; bytecode: Hex }> = {
 };
 
 /** contracts/deployments of the repository this file belongs to. */
-export function defaultAddressBookDir(): string {
+function defaultAddressBookDir(): string {
   for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
     if (existsSync(path.join(dir, "contracts", "package.json"))) return path.join(dir, "contracts", "deployments");
   }

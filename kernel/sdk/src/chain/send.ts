@@ -124,7 +124,7 @@ const TRANSIENT_ERRORS = [
 ];
 
 /** True for failures of the transport or the node that a later attempt may not meet. */
-export function isTransientChainError(err: unknown): boolean {
+function isTransientChainError(err: unknown): boolean {
   if (err instanceof ChainWriteError) return false;
   if (err instanceof BaseError) {
     const transient = (e: unknown) =>
@@ -136,7 +136,7 @@ export function isTransientChainError(err: unknown): boolean {
 }
 
 /** The custom error (name and arguments) a revert carries, or the node's message. */
-export function describeRevert(err: unknown, abi: Abi): string {
+function describeRevert(err: unknown, abi: Abi): string {
   if (!(err instanceof BaseError)) return err instanceof Error ? err.message : String(err);
   const withData = err.walk((e) => typeof (e as { data?: unknown }).data === "string");
   const data = (withData as { data?: unknown } | null)?.data;

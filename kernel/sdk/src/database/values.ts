@@ -42,7 +42,7 @@ function isDriverError(err: unknown): err is DriverError {
 }
 
 /** Rethrows a driver's SQL error as a DatabaseError; other errors pass through unchanged. */
-export function toDatabaseError(err: unknown): unknown {
+function toDatabaseError(err: unknown): unknown {
   if (err instanceof DatabaseError || !isDriverError(err)) return err;
   return new DatabaseError(err.code, err.message, err.constraint ?? undefined, err.detail ?? undefined);
 }

@@ -12,8 +12,8 @@ import {
 const COLLECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 const FILTER_KEY = /^[A-Za-z0-9_-]{1,64}$/;
 const METRICS = new Set(["cosine", "dot", "l2"]);
-export const MAX_DIMENSION = 65536;
-export const MAX_SEARCH_LIMIT = 10000;
+const MAX_DIMENSION = 65536;
+const MAX_SEARCH_LIMIT = 10000;
 const MAX_ID_LENGTH = 256;
 
 function invalid(message: string): never {
@@ -43,7 +43,7 @@ export function checkId(id: string): void {
 }
 
 /** Returns the vector as Float32Array after checking its length and values. */
-export function checkVector(spec: CollectionSpec, vector: readonly number[] | Float32Array): Float32Array {
+function checkVector(spec: CollectionSpec, vector: readonly number[] | Float32Array): Float32Array {
   if (vector.length !== spec.dimension) {
     invalid(`collection ${spec.name} has dimension ${spec.dimension}, got a vector of ${vector.length}`);
   }

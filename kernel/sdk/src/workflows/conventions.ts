@@ -4,8 +4,8 @@
 // attributes, so operators can list all approvals of a datanet in the Temporal UI.
 import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from "@temporalio/common";
 
-export const OL_KIND = defineSearchAttributeKey("OlKind", SearchAttributeType.KEYWORD);
-export const OL_KEY = defineSearchAttributeKey("OlKey", SearchAttributeType.KEYWORD);
+const OL_KIND = defineSearchAttributeKey("OlKind", SearchAttributeType.KEYWORD);
+const OL_KEY = defineSearchAttributeKey("OlKey", SearchAttributeType.KEYWORD);
 
 /** The search attributes the platform registers in its namespace. */
 export const OL_SEARCH_ATTRIBUTES: Readonly<Record<string, SearchAttributeType>> = {
