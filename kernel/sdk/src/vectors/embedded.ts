@@ -110,8 +110,13 @@ class EmbeddedCollection {
     }
     const logPath = join(dir, "points.log");
     const collection = new EmbeddedCollection(spec, dir, EmbeddedCollection.newIndex(spec), await open(logPath, "a+"));
-    await collection.replay(logPath);
-    await collection.loadOrRebuildIndex();
+    try {
+      await collection.replay(logPath);
+      await collection.loadOrRebuildIndex();
+    } catch (err) {
+      await collection.log.close();
+      throw err;
+    }
     return collection;
   }
 
@@ -338,7 +343,10 @@ export class EmbeddedVectorStore implements VectorStore {
       const folder = join(dir, entry.name);
       // A folder without a spec is a collection whose creation never completed.
       if (!(await stat(join(folder, "collection.json")).catch(() => undefined))) continue;
-      const collection = await EmbeddedCollection.open(folder);
+      const collection = await EmbeddedCollection.open(folder).catch(async (err: unknown) => {
+        await Promise.all([...collections.values()].map((opened) => opened.release()));
+        throw err;
+      });
       collections.set(collection.spec.name, collection);
     }
     return new EmbeddedVectorStore(dir, collections);
