@@ -8,12 +8,11 @@
 import { Command, InvalidArgumentError } from "commander";
 import type { Hex } from "viem";
 import { ANVIL_CHAIN_ID, ANVIL_DEV_PRIVATE_KEY, connectChain, deployPlatform } from "@openledger/sdk";
+import { runVerbInProcess, type CliOutput } from "./in-process";
 
 export const DEFAULT_RPC_URL = "http://127.0.0.1:8545";
 
-export interface ChainCliOutput {
-  write(text: string): unknown;
-}
+export type ChainCliOutput = CliOutput;
 
 interface DeployCliOptions {
   rpc: string;
@@ -69,10 +68,6 @@ export function register(program: Command): void {
 }
 
 /** Runs `ol chain <args>` in this process (tests; the `ol` binary uses register()). */
-export async function runChainCli(args: readonly string[], out: ChainCliOutput): Promise<void> {
-  const program = new Command("ol").exitOverride();
-  program.configureOutput({ writeOut: (text) => out.write(text), writeErr: (text) => out.write(text) });
-  registerChain(program, out);
-  program.commands.forEach((command) => command.commands.forEach((sub) => sub.exitOverride()));
-  await program.parseAsync(["chain", ...args], { from: "user" });
+export function runChainCli(args: readonly string[], out: ChainCliOutput): Promise<void> {
+  return runVerbInProcess("chain", registerChain, args, out);
 }

@@ -7,11 +7,10 @@
 import * as fs from "fs";
 import { Command, InvalidArgumentError } from "commander";
 import { Engine, Model, runMakeTiny, type AdapterWeight, type GenerationResult } from "@openledger/native";
+import { runVerbInProcess, type CliOutput } from "./in-process";
 
 /** Where the command writes; tests pass their own. */
-export interface EngineCliOutput {
-  write(text: string): unknown;
-}
+export type EngineCliOutput = CliOutput;
 
 interface ModelOptions {
   model: string;
@@ -233,10 +232,6 @@ export function register(program: Command): void {
 }
 
 /** Runs `ol engine <args>` in this process (tests; the `ol` binary uses register()). */
-export async function runEngineCli(args: readonly string[], out: EngineCliOutput): Promise<void> {
-  const program = new Command("ol").exitOverride();
-  program.configureOutput({ writeOut: (text) => out.write(text), writeErr: (text) => out.write(text) });
-  registerEngine(program, out);
-  program.commands.forEach((command) => command.commands.forEach((sub) => sub.exitOverride()));
-  await program.parseAsync(["engine", ...args], { from: "user" });
+export function runEngineCli(args: readonly string[], out: EngineCliOutput): Promise<void> {
+  return runVerbInProcess("engine", registerEngine, args, out);
 }
