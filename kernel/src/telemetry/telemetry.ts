@@ -82,7 +82,9 @@ export class Telemetry {
     collectDefaultMetrics({ register: this.registry, prefix: "ol_kernel_" });
     this.calls = new Counter({
       name: "ol_calls_total",
-      help: "Calls handled by the kernel, by method, gRPC status code and transport (grpc or http).",
+      // HTTP/JSON calls are relayed through the gRPC gateway, so each is counted under "http" at the
+      // HTTP edge and again under "grpc": the "grpc" series alone is the total of calls.
+      help: "Calls by method, gRPC status code and edge (grpc: every call, HTTP-relayed ones included; http: those that came in over HTTP/JSON).",
       labelNames: ["method", "code", "transport"],
       registers: [this.registry],
     });
