@@ -20,6 +20,9 @@
 #include "model/model.h"
 #include "ol_engine.h"
 #include "runtime/forward.h"
+#ifdef OL_HAVE_CUDA
+#include "forward_cuda.h"
+#endif
 #include "runtime/kv_cache.h"
 #include "runtime/sampling.h"
 #include "runtime/thread_pool.h"
@@ -29,6 +32,7 @@ using namespace ol;
 struct ol_model {
   std::unique_ptr<Model> model;
   int32_t n_threads = 0;
+  int32_t backend = 0;  // ol_model_params.backend
 };
 
 namespace {
@@ -75,12 +79,15 @@ extern "C" ol_status ol_model_load(const char* path, const ol_model_params* para
     *out = nullptr;
     ol_model_params p{};
     if (params != nullptr) p = *params;
+#ifndef OL_HAVE_CUDA
     if (p.backend == 1) fail_argument("the CUDA backend is not built into this engine (nvcc was not found at build time)");
-    if (p.backend != 0) fail_argument("unknown backend " + std::to_string(p.backend));
+#endif
+    if (p.backend != 0 && p.backend != 1) fail_argument("unknown backend " + std::to_string(p.backend));
     require(p.n_threads >= 0, "n_threads must be >= 0");
     auto m = std::make_unique<ol_model>();
     m->model = load_model(path);
     m->n_threads = p.n_threads;
+    m->backend = p.backend;
     *out = m.release();
   });
 }
@@ -181,6 +188,14 @@ bool half_precision_kv(const Model& m) {
       if (w.dtype != DType::F32) return true;
   return false;
 }
+
+std::unique_ptr<ForwardPass> make_forward(const Model& m, KvCache& kv, ThreadPool& pool, int backend) {
+#ifdef OL_HAVE_CUDA
+  if (backend == 1) return make_cuda_forward(m, kv);
+#endif
+  (void)backend;
+  return make_cpu_forward(m, kv, pool);
+}
 }  // namespace
 
 struct ol_engine {
@@ -189,7 +204,7 @@ struct ol_engine {
   ThreadPool pool;
   KvCache kv;
   AdapterRegistry adapters;
-  ForwardPass forward;
+  std::unique_ptr<ForwardPass> forward;
   std::mutex forward_mutex;  // the forward pass, the KV pool and the thread pool: one user at a time
 
   std::mutex mutex;
@@ -202,9 +217,9 @@ struct ol_engine {
   std::set<uint64_t> live;  // submitted and not finished (for cancel's NOT_FOUND)
   std::thread scheduler;
 
-  ol_engine(const Model& m, const ol_engine_params& p, int n_threads, int64_t kv_blocks)
+  ol_engine(const Model& m, const ol_engine_params& p, int n_threads, int backend, int64_t kv_blocks)
       : model(m), params(p), pool(n_threads), kv(m.hp.n_layer, m.hp.kv_dim(), p.kv_block_size, kv_blocks, half_precision_kv(m)),
-        adapters(m, p.adapter_budget_bytes), forward(m, kv, pool) {}
+        adapters(m, p.adapter_budget_bytes), forward(make_forward(m, kv, pool, backend)) {}
 
   void run_scheduler();
   void finish(Request& r, ol_finish_reason reason, const std::string& message = "");
@@ -350,7 +365,7 @@ void ol_engine::run_scheduler() {
       continue;
     }
     try {
-      forward.run(batch, logits);
+      forward->run(batch, logits);
     } catch (const std::exception& e) {
       for (auto& r : running) finish(*r, OL_FINISH_ERROR, std::string("forward pass failed: ") + e.what());
       running.clear();
@@ -400,7 +415,7 @@ extern "C" ol_status ol_engine_create(ol_model* model, const ol_engine_params* p
     }
     const int64_t blocks = p.kv_cache_bytes / static_cast<int64_t>(block_bytes);
     if (blocks < 1) fail_argument("kv_cache_bytes is smaller than one KV block (" + std::to_string(block_bytes) + " bytes)");
-    auto e = std::make_unique<ol_engine>(m, p, model->n_threads, blocks);
+    auto e = std::make_unique<ol_engine>(m, p, model->n_threads, model->backend, blocks);
     e->scheduler = std::thread([eng = e.get()] { eng->run_scheduler(); });
     *out = e.release();
   });
@@ -555,7 +570,7 @@ extern "C" ol_status ol_engine_eval_logits(ol_engine* engine, const ol_eval_sequ
       batch[i] = BatchSequence{seqs[i].ids, static_cast<int32_t>(seqs[i].n_ids), 0, &tables[i], &terms[i], true};
     }
     std::vector<float> logits;
-    engine->forward.run(batch, logits);
+    engine->forward->run(batch, logits);
     size_t offset = 0;
     for (size_t i = 0; i < n_seqs; ++i) {
       const size_t count = seqs[i].n_ids * static_cast<size_t>(m.hp.n_vocab);

@@ -8,17 +8,17 @@
 
 namespace ol {
 
-struct BlockContext;  // runtime/forward.h
+class BlockOps;  // runtime/forward.h
 
 struct ArchDef {
   std::string_view name;          // GGUF general.architecture / config.json model_type
   bool qkv_bias;                  // q/k/v projections carry a bias
   RopeStyle gguf_rope;            // rope pairing for GGUF files (HF files are always Neox)
-  void (*block)(BlockContext& ctx, int layer);  // one transformer block, in place on ctx's hidden state
+  void (*block)(BlockOps& ops, int layer);  // one transformer block, in place on the hidden state (Buf::X)
 };
 
 // The llama block; other architectures reuse it where their differences are data (biases, rope).
-void llama_block(BlockContext& ctx, int layer);
+void llama_block(BlockOps& ops, int layer);
 
 const ArchDef& arch_llama();
 const ArchDef& arch_qwen2();

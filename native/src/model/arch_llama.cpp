@@ -2,29 +2,27 @@
 // embeddings, SwiGLU feed-forward. No biases.
 #include "model/arch.h"
 #include "runtime/forward.h"
-#include "tensor/ops.h"
 
 namespace ol {
 
-void llama_block(BlockContext& c, int il) {
-  const HParams& hp = c.model.hp;
-  const LayerWeights& L = c.model.layers[static_cast<size_t>(il)];
-  const int64_t T = c.rows, E = hp.n_embd;
-  rms_norm(c.x.data(), L.attn_norm.data(), c.h.data(), T, E, hp.rms_eps);
-  c.linear(il, LinearKind::Q, c.h.data(), c.q.data());
-  c.linear(il, LinearKind::K, c.h.data(), c.k.data());
-  c.linear(il, LinearKind::V, c.h.data(), c.v.data());
-  c.rope(c.q.data(), hp.n_head);
-  c.rope(c.k.data(), hp.n_head_kv);
+void llama_block(BlockOps& c, int il) {
+  const HParams& hp = c.model().hp;
+  const LayerWeights& L = c.model().layers[static_cast<size_t>(il)];
+  c.rms_norm(Buf::X, L.attn_norm, Buf::H);
+  c.linear(il, LinearKind::Q, Buf::H, Buf::Q);
+  c.linear(il, LinearKind::K, Buf::H, Buf::K);
+  c.linear(il, LinearKind::V, Buf::H, Buf::V);
+  c.rope(Buf::Q, hp.n_head);
+  c.rope(Buf::K, hp.n_head_kv);
   c.attention(il);
-  c.linear(il, LinearKind::O, c.attn.data(), c.proj.data());
-  add_inplace(c.x.data(), c.proj.data(), static_cast<size_t>(T * E));
-  rms_norm(c.x.data(), L.ffn_norm.data(), c.h.data(), T, E, hp.rms_eps);
-  c.linear(il, LinearKind::Gate, c.h.data(), c.gate.data());
-  c.linear(il, LinearKind::Up, c.h.data(), c.up.data());
-  silu_mul(c.gate.data(), c.up.data(), static_cast<size_t>(T * hp.n_ff));
-  c.linear(il, LinearKind::Down, c.gate.data(), c.proj.data());
-  add_inplace(c.x.data(), c.proj.data(), static_cast<size_t>(T * E));
+  c.linear(il, LinearKind::O, Buf::Attn, Buf::Proj);
+  c.add(Buf::X, Buf::Proj);
+  c.rms_norm(Buf::X, L.ffn_norm, Buf::H);
+  c.linear(il, LinearKind::Gate, Buf::H, Buf::Gate);
+  c.linear(il, LinearKind::Up, Buf::H, Buf::Up);
+  c.silu_mul(Buf::Gate, Buf::Up);
+  c.linear(il, LinearKind::Down, Buf::Gate, Buf::Proj);
+  c.add(Buf::X, Buf::Proj);
 }
 
 const ArchDef& arch_llama() {

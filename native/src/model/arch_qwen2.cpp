@@ -1,4 +1,4 @@
-// qwen2: the llama block with biases on the q/k/v projections (BlockContext::linear adds them)
+// qwen2: the llama block with biases on the q/k/v projections (BlockOps::linear adds them)
 // and rotary embeddings over the two halves of each head (NEOX pairing) in GGUF files too.
 #include "model/arch.h"
 #include "runtime/forward.h"

@@ -1,11 +1,14 @@
 // The batched forward pass: any mix of sequences (prefill chunks and single decode tokens), each
 // with its own position, paged KV block table and LoRA adapter combination, in one pass.
+//
+// Backends sit behind two interfaces: `ForwardPass` (what the scheduler runs) and `BlockOps` (what an
+// architecture's block is built from, see model/arch.h). The CPU backend is runtime/forward_cpu.cpp;
+// the CUDA backend is native/cuda/. Both share `BatchPlan`, the host-side layout of one batch.
 // LoRA is applied segment-wise (SGMV): rows are grouped by adapter, shrunk with A, expanded with B.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <utility>
 #include <vector>
 
 #include "lora/adapter.h"
@@ -29,53 +32,55 @@ struct BatchSequence {
   bool all_logits = false;  // logits of every new token, else of the last one only
 };
 
-// State shared by the ops of one block (what an architecture's block function works on).
-struct BlockContext {
-  const Model& model;
-  ThreadPool& pool;
-  KvCache& kv;
-  int64_t rows = 0;                // tokens in the batch
-  std::vector<float> x{}, h{}, q{}, k{}, v{}, attn{}, proj{}, gate{}, up{};  // [rows, width]
-  std::vector<int32_t> positions{};  // per row
-  std::vector<float> rope_cos{}, rope_sin{};  // per row, head_dim / 2 angles (shared by all layers)
-  std::vector<int32_t> row_seq{};    // per row: index into seqs
-  const std::vector<BatchSequence>* seqs = nullptr;
+// Rows of one batch that share an adapter; a row appears in one group per adapter it names.
+struct LoraGroup {
+  const LoraWeights* weights = nullptr;
+  std::vector<int32_t> rows;
+  std::vector<float> row_scale;  // request weight x adapter scale
+};
 
-  struct LoraGroup {
-    const LoraWeights* weights;
-    std::vector<int32_t> rows;
-    std::vector<float> row_scale;  // request weight x adapter scale
-  };
-  std::vector<LoraGroup> lora_groups{};
-  std::vector<float> lora_t{};  // shrunk activations of every group
-  struct LoraSegment {  // one group's matrices for the linear being applied
-    const LoraMatrices* m;
-    const LoraGroup* group;
-    size_t t_offset;  // into lora_t
-  };
-  std::vector<LoraSegment> lora_segments{};
-  std::vector<std::pair<size_t, size_t>> lora_shrink_items{};  // (segment, row in group)
+// Host-side layout of one batch, the same for every backend: a row per new token.
+struct BatchPlan {
+  int64_t rows = 0;
+  std::vector<int32_t> tokens, positions, row_seq;  // per row (row_seq: index into the sequences)
+  std::vector<int64_t> logit_rows;                  // rows whose logits are returned, in order
+  std::vector<LoraGroup> lora_groups;
+  std::vector<float> rope_cos, rope_sin;  // per row, head_dim / 2 angles (shared by all layers)
 
-  // out[rows, W.rows] = in * W^T (+ bias) (+ LoRA of every group).
-  void linear(int layer, LinearKind kind, const float* in, float* out);
-  // Adds the LoRA terms of every group to out[rows, n_out].
-  void apply_lora(int layer, LinearKind kind, const float* in, int64_t n_in, float* out, int64_t n_out);
-  // Rotary embedding on q (n_head heads) or k (n_head_kv heads).
-  void rope(float* t, int n_heads);
-  // Stores this batch's k/v in the cache, then causal attention of q over each sequence -> attn.
-  void attention(int layer);
+  // Storage is reused from the previous batch.
+  void build(const Model& model, const std::vector<BatchSequence>& seqs);
+};
+
+// Activation buffers of a block, [rows, width]: the names architectures build with.
+enum class Buf { X, H, Q, K, V, Attn, Proj, Gate, Up };
+
+// The operations of a transformer block. Each backend implements them on its own buffers, so an
+// architecture file is the same for every backend.
+class BlockOps {
+ public:
+  virtual const Model& model() const = 0;
+  // out = in / rms(in) * weight (weight: one of the model's norm vectors)
+  virtual void rms_norm(Buf in, const std::vector<float>& weight, Buf out) = 0;
+  // out = in * W^T (+ bias) (+ the LoRA terms of every adapter group)
+  virtual void linear(int layer, LinearKind kind, Buf in, Buf out) = 0;
+  // Rotary embedding in place on Q (n_head heads) or K (n_head_kv heads).
+  virtual void rope(Buf t, int n_heads) = 0;
+  // Stores this batch's K/V in the paged cache, then causal attention of Q over each sequence -> Attn.
+  virtual void attention(int layer) = 0;
+  virtual void add(Buf y, Buf x) = 0;           // y += x
+  virtual void silu_mul(Buf gate, Buf up) = 0;  // gate = silu(gate) * up
+
+ protected:
+  ~BlockOps() = default;
 };
 
 class ForwardPass {
  public:
-  ForwardPass(const Model& model, KvCache& kv, ThreadPool& pool);
+  virtual ~ForwardPass() = default;
   // Runs the batch; logits (n_vocab floats per requested row, in sequence order) go to `logits`.
-  void run(const std::vector<BatchSequence>& seqs, std::vector<float>& logits);
-
- private:
-  BlockContext ctx_;
-  std::vector<int64_t> logit_rows_;  // rows whose logits are returned (reused across steps)
-  std::vector<float> last_norm_;     // those rows after the output norm
+  virtual void run(const std::vector<BatchSequence>& seqs, std::vector<float>& logits) = 0;
 };
+
+std::unique_ptr<ForwardPass> make_cpu_forward(const Model& model, KvCache& kv, ThreadPool& pool);
 
 }  // namespace ol

@@ -1,0 +1,94 @@
+#include <algorithm>
+#include <cmath>
+
+#include "cpu/kernels.h"
+#include "runtime/forward_cpu.h"
+#include "tensor/ops.h"
+
+namespace ol {
+
+void attention_cpu(const HParams& hp, KvCache& kv, int layer, const BatchPlan& plan, const std::vector<BatchSequence>& seqs,
+                   const float* q, const float* k, const float* v, float* out, ThreadPool& pool) {
+  const KernelSet& kern = kernels();
+  const int kv_dim = hp.kv_dim(), hd = hp.head_dim, group = hp.n_head / hp.n_head_kv, bs = kv.block_size();
+  const bool half = kv.half();
+  const int64_t rows = plan.rows;
+  for (int64_t r = 0; r < rows; ++r) {
+    const BatchSequence& s = seqs[static_cast<size_t>(plan.row_seq[static_cast<size_t>(r)])];
+    const int32_t p = plan.positions[static_cast<size_t>(r)];
+    const int32_t block = (*s.block_table)[static_cast<size_t>(p / bs)];
+    uint8_t* kd = kv.key(layer, block, p % bs);
+    uint8_t* vd = kv.value(layer, block, p % bs);
+    if (half) {
+      kern.f32_to_f16_row(k + r * kv_dim, reinterpret_cast<uint16_t*>(kd), static_cast<size_t>(kv_dim));
+      kern.f32_to_f16_row(v + r * kv_dim, reinterpret_cast<uint16_t*>(vd), static_cast<size_t>(kv_dim));
+    } else {
+      std::copy_n(k + r * kv_dim, kv_dim, reinterpret_cast<float*>(kd));
+      std::copy_n(v + r * kv_dim, kv_dim, reinterpret_cast<float*>(vd));
+    }
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const RowDotFn dot_k = kern.row_dot[static_cast<int>(half ? DType::F16 : DType::F32)];
+  const int q_dim = hp.q_dim();
+  const size_t elem = half ? 2 : 4;
+  // Over a half-precision cache this is llama.cpp's CPU flash attention, operation for operation
+  // (conformance): q rounded to half, one pass with a running maximum, V sums accumulated in half
+  // precision, divided by the softmax sum at the end. Over a single-precision cache (F32 models):
+  // plain softmax attention in single precision.
+  pool.parallel_for(static_cast<size_t>(rows) * static_cast<size_t>(hp.n_head), 1, [&](size_t i0, size_t i1) {
+    // Per-thread scratch, kept across chunks, layers and steps.
+    thread_local std::vector<float> scores, q_round;
+    thread_local std::vector<uint16_t> q_bits, acc_half;
+    q_round.resize(static_cast<size_t>(hd));
+    q_bits.resize(static_cast<size_t>(hd));
+    acc_half.resize(static_cast<size_t>(hd));
+    for (size_t i = i0; i < i1; ++i) {
+      const int64_t r = static_cast<int64_t>(i / static_cast<size_t>(hp.n_head));
+      const int h = static_cast<int>(i % static_cast<size_t>(hp.n_head)), kvh = h / group;
+      const BatchSequence& s = seqs[static_cast<size_t>(plan.row_seq[static_cast<size_t>(r)])];
+      const int32_t n_ctx = plan.positions[static_cast<size_t>(r)] + 1;
+      const float* qv = q + r * q_dim + h * hd;
+      float* o = out + r * q_dim + h * hd;
+      auto key_at = [&](int32_t j) {
+        return kv.key(layer, (*s.block_table)[static_cast<size_t>(j / bs)], j % bs) + static_cast<size_t>(kvh * hd) * elem;
+      };
+      auto value_at = [&](int32_t j) {
+        return kv.value(layer, (*s.block_table)[static_cast<size_t>(j / bs)], j % bs) + static_cast<size_t>(kvh * hd) * elem;
+      };
+      if (half) {
+        kern.f32_to_f16_row(qv, q_bits.data(), static_cast<size_t>(hd));
+        dequantize_row(DType::F16, q_bits.data(), q_round.data(), static_cast<size_t>(hd));
+        float sum = 0.0f, max_score = -INFINITY;
+        std::fill(acc_half.begin(), acc_half.end(), uint16_t{0});
+        for (int32_t j = 0; j < n_ctx; ++j) {
+          const float score = scale * dot_k(key_at(j), q_round.data(), static_cast<size_t>(hd));
+          float old_scale = 1.0f, weight = 1.0f;
+          if (score > max_score) {
+            old_scale = std::exp(max_score - score);
+            max_score = score;
+            kern.scale_f16(acc_half.data(), old_scale, static_cast<size_t>(hd));
+          } else {
+            weight = std::exp(score - max_score);
+          }
+          kern.mad_f16(acc_half.data(), reinterpret_cast<const uint16_t*>(value_at(j)), weight, static_cast<size_t>(hd));
+          sum = sum * old_scale + weight;
+        }
+        dequantize_row(DType::F16, acc_half.data(), o, static_cast<size_t>(hd));
+        const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
+        for (int d = 0; d < hd; ++d) o[d] *= inv;
+        continue;
+      }
+      scores.resize(static_cast<size_t>(n_ctx));
+      for (int32_t j = 0; j < n_ctx; ++j) scores[static_cast<size_t>(j)] = scale * dot_k(key_at(j), qv, static_cast<size_t>(hd));
+      softmax(scores.data(), scores.size());
+      std::fill_n(o, hd, 0.0f);
+      for (int32_t j = 0; j < n_ctx; ++j) {
+        const float* vf = reinterpret_cast<const float*>(value_at(j));
+        const float a = scores[static_cast<size_t>(j)];
+        for (int d = 0; d < hd; ++d) o[d] += a * vf[d];
+      }
+    }
+  });
+}
+
+}  // namespace ol

@@ -1,0 +1,37 @@
+// The CPU backend's pieces of the forward pass, each in its own file so it can be tuned alone:
+// forward_cpu.cpp (the pass and the elementwise ops), attention_cpu.cpp, lora_cpu.cpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "runtime/forward.h"
+
+namespace ol {
+
+// Stores the batch's k/v rows in the cache, then causal attention of q over each row's sequence.
+// q/out: [rows, q_dim]; k/v: [rows, kv_dim].
+void attention_cpu(const HParams& hp, KvCache& kv, int layer, const BatchPlan& plan, const std::vector<BatchSequence>& seqs,
+                   const float* q, const float* k, const float* v, float* out, ThreadPool& pool);
+
+// Segmented gather matmul for LoRA on the CPU; keeps its scratch across layers and steps.
+class LoraCpu {
+ public:
+  // out[rows, n_out] += the LoRA terms of every group of `plan` for this layer's linear.
+  void apply(const BatchPlan& plan, int layer, LinearKind kind, const float* in, int64_t n_in, float* out, int64_t n_out,
+             ThreadPool& pool);
+
+ private:
+  struct Segment {  // one group's matrices for the linear being applied
+    const LoraMatrices* m;
+    const LoraGroup* group;
+    size_t t_offset;  // into t_
+  };
+  std::vector<float> t_;  // shrunk activations of every group
+  std::vector<Segment> segments_;
+  std::vector<std::pair<size_t, size_t>> shrink_items_;  // (segment, row in group)
+};
+
+}  // namespace ol
