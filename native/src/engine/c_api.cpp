@@ -83,6 +83,9 @@ extern "C" ol_status ol_model_load(const char* path, const ol_model_params* para
     if (p.backend == 1) fail_argument("the CUDA backend is not built into this engine (nvcc was not found at build time)");
 #endif
     if (p.backend != 0 && p.backend != 1) fail_argument("unknown backend " + std::to_string(p.backend));
+#ifdef OL_HAVE_CUDA
+    if (p.backend == 1) cuda_device_name();  // refuses now, with the reason, when there is no usable device
+#endif
     require(p.n_threads >= 0, "n_threads must be >= 0");
     auto m = std::make_unique<ol_model>();
     m->model = load_model(path);
