@@ -227,7 +227,16 @@ std::unique_ptr<Model> load_hf(const std::string& dir) {
   if (const JsonValue* e = cfg.find("rms_norm_eps")) hp.rms_eps = static_cast<float>(e->as_number("rms_norm_eps"));
   if (const JsonValue* t = cfg.find("rope_theta")) hp.rope_theta = static_cast<float>(t->as_number("rope_theta"));
   if (const JsonValue* rs = cfg.find("rope_scaling"); rs != nullptr && !rs->is_null()) fail_bad_file("config.json rope_scaling is not supported");
+  // transformers >= 5 writes the rope settings as {"rope_parameters": {"rope_type", "rope_theta"}}.
+  if (const JsonValue* rp = cfg.find("rope_parameters"); rp != nullptr && !rp->is_null()) {
+    const JsonValue* type = rp->find("rope_type");
+    const std::string rope_type = type != nullptr ? type->as_string("rope_parameters.rope_type") : "default";
+    if (rope_type != "default") fail_bad_file("config.json rope_parameters.rope_type '" + rope_type + "' is not supported (only default)");
+    if (const JsonValue* t = rp->find("rope_theta")) hp.rope_theta = static_cast<float>(t->as_number("rope_parameters.rope_theta"));
+  }
   hp.head_dim = hp.n_head > 0 ? hp.n_embd / hp.n_head : 0;
+  if (const JsonValue* hd = cfg.find("head_dim"); hd != nullptr && !hd->is_null() && as_i32(*hd, "head_dim") != hp.head_dim)
+    fail_bad_file("config.json head_dim differs from hidden_size / num_attention_heads, which is not supported");
   hp.rope = RopeStyle::Neox;
   check_hparams(hp);
 
