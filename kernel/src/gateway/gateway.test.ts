@@ -1,6 +1,9 @@
 // The gateway against real grpc-js servers: an EchoService plugin, and clients calling through
 // the gateway exactly as external clients would.
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { verifyIdentity } from "@openledger/sdk";
 import {
@@ -18,7 +21,8 @@ import {
   GetKernelInfoResponse,
 } from "@openledger/sdk/gen/openledger/kernel/v1/kernel";
 import { API_KEY, CALLER, ECHO_SERVICE, FAIL_MESSAGE, TestDirectory, echoDescriptors, startEchoPlugin, testAuthenticator, type EchoPlugin } from "./__tests__/fixtures";
-import { Gateway } from "./gateway";
+import { DataPlane } from "./data-plane";
+import { Gateway, type GatewayOptions } from "./gateway";
 
 const MiB = 1024 * 1024;
 const LIMIT = 8 * MiB;
@@ -43,20 +47,63 @@ function collect<T>(stream: grpc.ClientReadableStream<T> | grpc.ClientDuplexStre
   });
 }
 
-describe("Gateway", () => {
+// Every test runs twice: against the grpc-js Gateway alone, and through the Go data plane
+// (ol-gateway) in front of it, which is how the kernel serves its public port.
+describe.each([
+  { front: "grpc-js gateway", withDataPlane: false },
+  { front: "Go data plane", withDataPlane: true },
+])("Gateway ($front)", ({ withDataPlane }) => {
   const kernelCredential = randomBytes(32);
   let directory: TestDirectory;
   let plugin: EchoPlugin;
   let gateway: Gateway;
+  let dataPlane: DataPlane | undefined;
+  /** Where clients call: the data plane's port, or the gateway's. */
+  let address: string;
+  let socketDir: string;
   let echo: EchoServiceClient;
   let kernelInfoCalls: grpc.Metadata[];
 
+  async function serve(options: GatewayOptions): Promise<void> {
+    gateway = new Gateway(options);
+    if (withDataPlane) {
+      await gateway.listen(`unix:${path.join(socketDir, `gateway-${randomBytes(4).toString("hex")}.sock`)}`);
+      dataPlane = await DataPlane.start({
+        gateway,
+        directory: options.directory,
+        authenticate: options.authenticate,
+        listen: "127.0.0.1:0",
+        maxReceiveMessageBytes: options.maxReceiveMessageBytes,
+        maxSendMessageBytes: options.maxSendMessageBytes,
+        stopGraceMs: 100,
+      });
+      address = dataPlane.address;
+    } else {
+      address = await gateway.listen("127.0.0.1:0");
+    }
+    echo = new EchoServiceClient(address, grpc.credentials.createInsecure(), {
+      "grpc.max_receive_message_length": -1,
+      "grpc.max_send_message_length": -1,
+    });
+  }
+
+  async function stopServing(): Promise<void> {
+    echo.close();
+    await dataPlane?.close();
+    dataPlane = undefined;
+    await gateway.close(100);
+  }
+
+  /** Directory changes reach the data plane over its control socket; wait until they are in effect. */
+  const routesSynced = (): Promise<void> => dataPlane?.synced() ?? Promise.resolve();
+
   beforeEach(async () => {
+    socketDir = mkdtempSync(path.join(tmpdir(), "ol-gw-test-"));
     directory = new TestDirectory();
     plugin = await startEchoPlugin();
     directory.add({ name: "echo", address: plugin.address, credential: plugin.credential, services: [ECHO_SERVICE] }, echoDescriptors());
     kernelInfoCalls = [];
-    gateway = new Gateway({
+    await serve({
       directory,
       authenticate: testAuthenticator,
       kernelCredential,
@@ -74,17 +121,12 @@ describe("Gateway", () => {
         },
       ],
     });
-    const address = await gateway.listen("127.0.0.1:0");
-    echo = new EchoServiceClient(address, grpc.credentials.createInsecure(), {
-      "grpc.max_receive_message_length": -1,
-      "grpc.max_send_message_length": -1,
-    });
   });
 
   afterEach(async () => {
-    echo.close();
-    await gateway.close(100);
+    await stopServing();
     await plugin.stop();
+    rmSync(socketDir, { recursive: true, force: true });
   });
 
   test("unary: identity signed for the plugin, metadata and trace context forwarded, headers and trailers returned", async () => {
@@ -100,7 +142,13 @@ describe("Gateway", () => {
     expect(Buffer.from(response.payload).toString()).toBe("abc");
     expect(response.caller).toBe(CALLER);
     const seen = plugin.seen.metadata[0];
-    expect(seen.get("traceparent")).toEqual([traceparent]);
+    if (withDataPlane) {
+      // The data plane's own span continues the client's trace and becomes the plugin's parent.
+      expect(seen.get("traceparent")[0]).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
+      expect(seen.get("traceparent")[0]).not.toBe(traceparent);
+    } else {
+      expect(seen.get("traceparent")).toEqual([traceparent]);
+    }
     expect(seen.get("tracestate")).toEqual(["ol=1"]);
     expect(seen.get("x-app")).toEqual(["v"]);
     // The credential was for the kernel only.
@@ -247,13 +295,8 @@ describe("Gateway", () => {
   });
 
   test("a response over the send limit is RESOURCE_EXHAUSTED", async () => {
-    await gateway.close(100);
-    gateway = new Gateway({ directory, authenticate: testAuthenticator, maxReceiveMessageBytes: 2 * LIMIT, maxSendMessageBytes: LIMIT });
-    echo.close();
-    echo = new EchoServiceClient(await gateway.listen("127.0.0.1:0"), grpc.credentials.createInsecure(), {
-      "grpc.max_receive_message_length": -1,
-      "grpc.max_send_message_length": -1,
-    });
+    await stopServing();
+    await serve({ directory, authenticate: testAuthenticator, maxReceiveMessageBytes: 2 * LIMIT, maxSendMessageBytes: LIMIT });
     // The request fits the receive limit; the echoed response does not fit the send limit.
     await expect(
       unary((done) => echo.echo({ message: "", payload: Buffer.alloc(LIMIT + 1024) }, keyed(), done)),
@@ -268,31 +311,35 @@ describe("Gateway", () => {
       details: expect.stringMatching(/^plugin echo is unavailable: /),
     });
     directory.update("echo", { state: "backoff", reason: "exited with code 1" });
+    await routesSynced();
     await expect(unary((done) => echo.echo(EchoRequest.fromPartial({ message: "x" }), keyed(), done))).rejects.toMatchObject({
       code: grpc.status.UNAVAILABLE,
       details: "plugin echo is unavailable: exited with code 1",
     });
     plugin = await startEchoPlugin(plugin.credential);
     directory.update("echo", { state: "ready", reason: "", address: plugin.address });
+    await routesSynced();
     const response = await unary<EchoResponse>((done) => echo.echo(EchoRequest.fromPartial({ message: "back" }), keyed(), done));
     expect(response.message).toBe("back");
   });
 
   test("unknown method is UNIMPLEMENTED; methods come and go with their plugin", async () => {
-    const unknown = new grpc.Client(gateway.address!, grpc.credentials.createInsecure());
+    const unknown = new grpc.Client(address, grpc.credentials.createInsecure());
     const call = (path: string) =>
       unary((done) => unknown.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), keyed(), done));
     await expect(call("/no.Such/Method")).rejects.toMatchObject({ code: grpc.status.UNIMPLEMENTED });
     directory.remove("echo");
+    await routesSynced();
     await expect(call(`/${ECHO_SERVICE}/Echo`)).rejects.toMatchObject({ code: grpc.status.UNIMPLEMENTED });
     expect(gateway.describe(`/${ECHO_SERVICE}/Echo`)).toBeUndefined();
     directory.add({ name: "echo", address: plugin.address, credential: plugin.credential, services: [ECHO_SERVICE] }, echoDescriptors());
+    await routesSynced();
     await expect(call(`/${ECHO_SERVICE}/Echo`)).resolves.toBeInstanceOf(Buffer);
     unknown.close();
   });
 
   test("kernel services are served on the same port, authenticated, with kernel-signed identity", async () => {
-    const kernel = new KernelServiceClient(gateway.address!, grpc.credentials.createInsecure());
+    const kernel = new KernelServiceClient(address, grpc.credentials.createInsecure());
     const info = await unary<GetKernelInfoResponse>((done) => kernel.getKernelInfo({}, keyed({ "x-ol-caller": CALLER }), done));
     expect(info.version).toBe("test");
     const identity = verifyIdentity(kernelCredential, (name) => kernelInfoCalls[0].get(name)[0]?.toString(), "/openledger.kernel.v1.KernelService/GetKernelInfo");

@@ -10,3 +10,4 @@ export {
   type LocalService,
 } from "./gateway";
 export { DEFAULT_CREDENTIAL_HEADERS } from "./metadata";
+export { DataPlane, DATA_PLANE_BINARY_ENV, type DataPlaneCall, type DataPlaneLogger, type DataPlaneOptions } from "./data-plane";

@@ -121,7 +121,12 @@ export async function startEchoPlugin(credential: Buffer = randomBytes(32), port
     seen,
     cancelledCall: (method) =>
       seen.cancelled.includes(method) ? Promise.resolve() : new Promise((resolve) => cancelWaiters.push({ method, resolve })),
-    stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())).then(() => server.forceShutdown()),
+    // grpc-js's tryShutdown can miss the close of a session its peer has just closed (seen when the
+    // Go data plane exits as the test ends), so it is bounded.
+    stop: () =>
+      Promise.race([new Promise<void>((resolve) => server.tryShutdown(() => resolve())), new Promise<void>((resolve) => setTimeout(resolve, 1000).unref())]).then(() =>
+        server.forceShutdown(),
+      ),
   };
 }
 

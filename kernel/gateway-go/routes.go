@@ -1,0 +1,115 @@
+package main
+
+import (
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+type plugin struct {
+	name       string
+	address    string
+	credential []byte
+	ready      bool
+	reason     string
+	conn       *grpc.ClientConn
+}
+
+type route struct {
+	plugin *plugin
+	unary  bool
+}
+
+// routeTable maps a method path to its plugin; replaced whole on each update, read without locks.
+type routeTable map[string]route
+
+type router struct {
+	table atomic.Pointer[routeTable]
+
+	mu      sync.Mutex // serialises updates
+	plugins map[string]*plugin
+	dial    func(address string) (*grpc.ClientConn, error)
+}
+
+func newRouter(maxReceive, maxSend int) *router {
+	r := &router{plugins: map[string]*plugin{}}
+	r.dial = func(address string) (*grpc.ClientConn, error) {
+		return grpc.NewClient(address,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(
+				grpc.ForceCodecV2(rawCodec{}),
+				// A response the data plane could not send is refused as it arrives.
+				grpc.MaxCallRecvMsgSize(maxSend),
+				grpc.MaxCallSendMsgSize(maxReceive),
+			),
+		)
+	}
+	empty := routeTable{}
+	r.table.Store(&empty)
+	return r
+}
+
+func (r *router) lookup(method string) (route, bool) {
+	found, ok := (*r.table.Load())[method]
+	return found, ok
+}
+
+// update applies a "routes" message: keeps one connection per plugin, made anew when its address
+// changes; a plugin that becomes ready again reconnects at once instead of after its backoff.
+func (r *router) update(message *inbound) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	next := map[string]*plugin{}
+	for _, p := range message.Plugins {
+		credential, err := hex.DecodeString(p.Credential)
+		if err != nil {
+			return fmt.Errorf("plugin %s: credential is not hex: %w", p.Name, err)
+		}
+		current := &plugin{name: p.Name, address: p.Address, credential: credential, ready: p.Ready, reason: p.Reason}
+		previous := r.plugins[p.Name]
+		if previous != nil && previous.address == p.Address && previous.conn != nil {
+			current.conn = previous.conn
+			if current.ready && !previous.ready {
+				current.conn.ResetConnectBackoff()
+			}
+		} else {
+			if previous != nil && previous.conn != nil {
+				previous.conn.Close()
+			}
+			if current.conn, err = r.dial(p.Address); err != nil {
+				// Kept routed: its calls are refused as UNAVAILABLE with this reason.
+				current.ready = false
+				current.reason = "cannot connect to " + p.Address + ": " + err.Error()
+			}
+		}
+		next[p.Name] = current
+	}
+	for name, previous := range r.plugins {
+		if _, kept := next[name]; !kept && previous.conn != nil {
+			previous.conn.Close()
+		}
+	}
+	table := routeTable{}
+	for _, m := range message.Methods {
+		if p := next[m.Plugin]; p != nil {
+			table[m.Path] = route{plugin: p, unary: m.Unary}
+		}
+	}
+	r.plugins = next
+	r.table.Store(&table)
+	return nil
+}
+
+func (r *router) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.plugins {
+		if p.conn != nil {
+			p.conn.Close()
+		}
+	}
+}
