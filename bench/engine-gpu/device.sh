@@ -13,6 +13,10 @@ gtest=()
 [ -n "${GTEST_SOURCE:-}" ] && gtest=(-DOL_GTEST_SOURCE="$GTEST_SOURCE")
 cmake -S native -B "$build" -G Ninja -DOL_BINDING=OFF -DCMAKE_CUDA_COMPILER="$nvcc" -DCMAKE_CUDA_ARCHITECTURES=90 "${gtest[@]}" >"$out/cmake.log"
 time cmake --build "$build" -j"$(nproc)" >"$out/build.log" 2>&1 || { tail -50 "$out/build.log"; exit 1; }
-ctest --test-dir "$build" -j8 --output-on-failure >"$out/ctest.log" 2>&1 && echo "ctest: all passed" || { grep -E "Failed|FAILED|Expected|Which is|error" "$out/ctest.log" | head -60; echo "ctest: FAILURES"; }
+# The tokenizer golden tests read the real SmolLM2 GGUF, which only the bootstrap's cache holds.
+skip=()
+model=$HOME/.cache/openledger/models/SmolLM2-135M-Instruct.Q4_1.gguf
+[ -f "$model" ] || { echo "ctest: skipping ol_tokenizer_golden_test ($model is not here)"; skip=(-E ol_tokenizer_golden_test); }
+ctest --test-dir "$build" -j8 --output-on-failure "${skip[@]}" >"$out/ctest.log" 2>&1 && echo "ctest: all passed" || { grep -E "Failed|FAILED|Expected|Which is|error" "$out/ctest.log" | head -60; echo "ctest: FAILURES"; }
 grep -E "tests passed|Cuda\." "$out/ctest.log" | tail -8
 PYTHONUNBUFFERED=1 python3 bench/engine-gpu/run.py --ol-bench "$build/tools/ol_bench" --out "$out/results.json" 2>&1 | tee "$out/bench.log"
