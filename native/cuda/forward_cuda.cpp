@@ -7,7 +7,9 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <unordered_map>
 #include <utility>
 
@@ -46,18 +48,21 @@ class DeviceBuffer {
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
 
-  void reserve(size_t bytes) {
-    if (bytes <= bytes_) return;
+  // True when the buffer moved (so captured graphs that use it are stale).
+  bool reserve(size_t bytes) {
+    if (bytes <= bytes_) return false;
     cudaFree(ptr_);  // synchronises the device: no kernel still reads the old buffer
     ptr_ = nullptr;
     bytes_ = 0;
     check(cudaMalloc(&ptr_, bytes), ("allocating " + std::to_string(bytes) + " bytes").c_str());
     bytes_ = bytes;
+    return true;
   }
   template <typename T>
   T* as() const {
     return static_cast<T*>(ptr_);
   }
+  size_t bytes() const { return bytes_; }
 
  private:
   void* ptr_ = nullptr;
@@ -113,6 +118,12 @@ class CudaForward final : public ForwardPass, public BlockOps {
     check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating a stream");
     check(cublasCreate(&cublas_), "creating a handle");
     check(cublasSetStream(cublas_, stream_), "setting the stream");
+    // A workspace of our own, so cuBLAS never allocates while a step is being captured.
+    constexpr size_t kCublasWorkspace = size_t{32} << 20;
+    cublas_workspace_.reserve(kCublasWorkspace);
+    check(cublasSetWorkspace(cublas_, cublas_workspace_.as<void>(), kCublasWorkspace), "setting the workspace");
+    const char* graphs = std::getenv("OL_CUDA_GRAPHS");
+    graphs_enabled_ = graphs == nullptr || std::string(graphs) != "0";
     upload_weights();
     kv_layout_ = {nullptr, kv.half(), hp.n_layer, hp.kv_dim(), kv.block_size()};
     kv_pool_.reserve(KvCache::bytes_per_block(hp.n_layer, hp.kv_dim(), kv.block_size(), kv.half()) * static_cast<size_t>(kv.n_blocks()));
@@ -121,6 +132,7 @@ class CudaForward final : public ForwardPass, public BlockOps {
 
   ~CudaForward() override {
     cudaStreamSynchronize(stream_);
+    drop_graph();
     cublasDestroy(cublas_);
     cudaStreamDestroy(stream_);
   }
@@ -130,20 +142,30 @@ class CudaForward final : public ForwardPass, public BlockOps {
   void run(const std::vector<BatchSequence>& seqs, std::vector<float>& logits) override {
     const HParams& hp = model_.hp;
     plan_.build(model_, seqs);
-    const int64_t T = plan_.rows, E = hp.n_embd;
+    const int64_t T = plan_.rows, E = hp.n_embd, n_out = static_cast<int64_t>(plan_.logit_rows.size());
+    // Every buffer the step touches is sized (and staged) before the kernels are queued: a step may
+    // be captured into a CUDA graph, where allocation is not allowed.
     const int64_t widths[] = {E, E, hp.q_dim(), hp.kv_dim(), hp.kv_dim(), hp.q_dim(), E, hp.n_ff, hp.n_ff};
-    for (size_t b = 0; b < bufs_.size(); ++b) bufs_[b].reserve(static_cast<size_t>(T * widths[b]) * sizeof(float));
-    stage(seqs);
-    cuda::embed(tok_embd_.mem.as<void>(), tok_embd_.half, E, step_ints_.as<int32_t>() + at_.tokens, T, buf(Buf::X), stream_);
-    const ArchDef* arch = find_arch(model_.architecture);
-    for (int l = 0; l < hp.n_layer; ++l) arch->block(*this, l);
+    bool moved = false;
+    for (size_t b = 0; b < bufs_.size(); ++b) moved |= bufs_[b].reserve(static_cast<size_t>(T * widths[b]) * sizeof(float));
+    moved |= half_x_.reserve(static_cast<size_t>(T * std::max({E, static_cast<int64_t>(hp.n_ff), static_cast<int64_t>(hp.q_dim())})) * 2);
+    moved |= last_norm_.reserve(static_cast<size_t>(n_out * E) * sizeof(float));
+    moved |= logits_dev_.reserve(static_cast<size_t>(n_out * hp.n_vocab) * sizeof(float));
+    moved |= stage(seqs);
 
-    const int64_t n_out = static_cast<int64_t>(plan_.logit_rows.size());
-    last_norm_.reserve(static_cast<size_t>(n_out * E) * sizeof(float));
-    cuda::rms_norm(buf(Buf::X), output_norm_.as<float>(), last_norm_.as<float>(), n_out, E, hp.rms_eps,
-                   step_ints_.as<int32_t>() + at_.logit_rows, stream_);
-    logits_dev_.reserve(static_cast<size_t>(n_out * hp.n_vocab) * sizeof(float));
-    gemm(*output_, last_norm_.as<float>(), n_out, logits_dev_.as<float>());
+    // Decode steps repeat the same shapes: the kernels read positions, block tables and LoRA items
+    // from the staged buffers, so a graph captured for one step replays for the next one with the
+    // same shape key, turning ~700 launches into one.
+    const GraphKey key{T, n_out, static_cast<int64_t>(plan_.lora_groups.size()), lora_items_.count};
+    if (moved) drop_graph();
+    if (graph_exec_ != nullptr && key == graph_key_) {
+      check(cudaGraphLaunch(graph_exec_, stream_), "replaying the step");
+    } else if (graphs_enabled_) {
+      drop_graph();
+      capture_and_launch(key);
+    } else {
+      compute();
+    }
     logits.resize(static_cast<size_t>(n_out * hp.n_vocab));
     check(cudaMemcpyAsync(logits.data(), logits_dev_.as<float>(), logits.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_),
           "copying logits");
@@ -151,13 +173,15 @@ class CudaForward final : public ForwardPass, public BlockOps {
   }
 
   void rms_norm(Buf in, const std::vector<float>& weight, Buf out) override {
+    wrote(out);
     cuda::rms_norm(buf(in), norms_.at(weight.data()), buf(out), plan_.rows, model_.hp.n_embd, model_.hp.rms_eps, nullptr, stream_);
   }
 
   void linear(int layer, LinearKind kind, Buf in, Buf out) override {
     const LayerDev& L = layers_[static_cast<size_t>(layer)];
     const DeviceMatrix& w = L.linear[static_cast<size_t>(kind)];
-    gemm(w, buf(in), plan_.rows, buf(out));
+    wrote(out);
+    gemm(w, in, plan_.rows, buf(out));
     const float* bias = kind == LinearKind::Q ? L.bq : kind == LinearKind::K ? L.bk : kind == LinearKind::V ? L.bv : nullptr;
     if (bias != nullptr) cuda::add_bias(buf(out), bias, plan_.rows, w.rows, stream_);
     if (lora_items_.count == 0) return;
@@ -171,6 +195,7 @@ class CudaForward final : public ForwardPass, public BlockOps {
 
   void rope(Buf t, int n_heads) override {
     const HParams& hp = model_.hp;
+    wrote(t);
     const float* floats = step_floats_.as<float>();
     cuda::rope(buf(t), plan_.rows, n_heads, hp.head_dim, floats + at_.rope_cos, floats + at_.rope_sin, hp.rope == RopeStyle::Neox, stream_);
   }
@@ -179,13 +204,20 @@ class CudaForward final : public ForwardPass, public BlockOps {
     const HParams& hp = model_.hp;
     const int32_t* ints = step_ints_.as<int32_t>();
     const cuda::AttentionRows ar{ints + at_.positions, ints + at_.table_offset, ints + at_.tables};
+    wrote(Buf::Attn);
     cuda::kv_store(kv_layout_, layer, ar, buf(Buf::K), buf(Buf::V), plan_.rows, stream_);
     cuda::attention(kv_layout_, layer, ar, buf(Buf::Q), buf(Buf::Attn), plan_.rows, hp.n_head, hp.n_head_kv, hp.head_dim, stream_);
   }
 
-  void add(Buf y, Buf x) override { cuda::add(buf(y), buf(x), static_cast<size_t>(plan_.rows * width(y)), stream_); }
+  void add(Buf y, Buf x) override {
+    wrote(y);
+    cuda::add(buf(y), buf(x), static_cast<size_t>(plan_.rows * width(y)), stream_);
+  }
 
-  void silu_mul(Buf gate, Buf up) override { cuda::silu_mul(buf(gate), buf(up), static_cast<size_t>(plan_.rows * width(gate)), stream_); }
+  void silu_mul(Buf gate, Buf up) override {
+    wrote(gate);
+    cuda::silu_mul(buf(gate), buf(up), static_cast<size_t>(plan_.rows * width(gate)), stream_);
+  }
 
  private:
   struct LayerDev {
@@ -193,6 +225,11 @@ class CudaForward final : public ForwardPass, public BlockOps {
     const float* bq = nullptr;
     const float* bk = nullptr;
     const float* bv = nullptr;
+  };
+  // What a captured step depends on besides the staged data: rows, logit rows, adapter groups, items.
+  struct GraphKey {
+    int64_t rows = -1, logit_rows = -1, groups = -1, items = -1;
+    bool operator==(const GraphKey&) const = default;
   };
   // Offsets (in elements) of each array in the step's staging buffers.
   struct StepLayout {
@@ -254,18 +291,75 @@ class CudaForward final : public ForwardPass, public BlockOps {
   }
 
   // y[rows, w.rows] = x[rows, w.cols] * W^T. Row-major W is column-major W^T, hence OP_T.
-  void gemm(const DeviceMatrix& w, const float* x, int64_t rows, float* y) {
+  void gemm(const DeviceMatrix& w, const float* x, int64_t rows, float* y, const void* x_half) {
     const float one = 1.0f, zero = 0.0f;
     const int m = static_cast<int>(w.rows), n = static_cast<int>(rows), k = static_cast<int>(w.cols);
     if (!w.half) {
       check(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, w.mem.as<float>(), k, x, k, &zero, y, m), "SGEMM");
       return;
     }
-    half_x_.reserve(static_cast<size_t>(rows * w.cols) * 2);
-    cuda::to_half(x, half_x_.as<void>(), static_cast<size_t>(rows * w.cols), stream_);
-    check(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, w.mem.as<void>(), CUDA_R_16F, k, half_x_.as<void>(), CUDA_R_16F, k,
-                       &zero, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+    check(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, w.mem.as<void>(), CUDA_R_16F, k, x_half, CUDA_R_16F, k, &zero, y,
+                       CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
           "GemmEx");
+  }
+
+  // A linear over buffer `in`: q/k/v (and gate/up) share their input, so its fp16 copy is made once.
+  void gemm(const DeviceMatrix& w, Buf in, int64_t rows, float* y) {
+    if (w.half && !(half_valid_ && half_src_ == in)) {
+      cuda::to_half(buf(in), half_x_.as<void>(), static_cast<size_t>(rows * w.cols), stream_);
+      half_src_ = in;
+      half_valid_ = true;
+    }
+    gemm(w, buf(in), rows, y, half_x_.as<void>());
+  }
+
+  void wrote(Buf b) {
+    if (b == half_src_) half_valid_ = false;
+  }
+
+  // The kernels of one step, from the embedding to the logits (nothing allocated, nothing copied
+  // from or to the host).
+  void compute() {
+    const HParams& hp = model_.hp;
+    const int64_t T = plan_.rows, E = hp.n_embd, n_out = static_cast<int64_t>(plan_.logit_rows.size());
+    half_valid_ = false;
+    cuda::embed(tok_embd_.mem.as<void>(), tok_embd_.half, E, step_ints_.as<int32_t>() + at_.tokens, T, buf(Buf::X), stream_);
+    const ArchDef* arch = find_arch(model_.architecture);
+    for (int l = 0; l < hp.n_layer; ++l) arch->block(*this, l);
+    cuda::rms_norm(buf(Buf::X), output_norm_.as<float>(), last_norm_.as<float>(), n_out, E, hp.rms_eps,
+                   step_ints_.as<int32_t>() + at_.logit_rows, stream_);
+    if (output_->half) cuda::to_half(last_norm_.as<float>(), half_x_.as<void>(), static_cast<size_t>(n_out * E), stream_);
+    gemm(*output_, last_norm_.as<float>(), n_out, logits_dev_.as<float>(), half_x_.as<void>());
+  }
+
+  void capture_and_launch(const GraphKey& key) {
+    check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "starting a graph capture");
+    cudaGraph_t graph = nullptr;
+    bool captured = true;
+    try {
+      compute();
+    } catch (const Error&) {
+      captured = false;  // something in the step cannot be captured: run it eagerly below
+    }
+    const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
+    const cudaError_t inst = captured && end == cudaSuccess ? cudaGraphInstantiate(&graph_exec_, graph, 0) : cudaErrorUnknown;
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    if (inst != cudaSuccess) {
+      // Graphs are an optimisation: without them every step launches its kernels one by one (and a
+      // real error shows up there).
+      cudaGetLastError();
+      graph_exec_ = nullptr;
+      graphs_enabled_ = false;
+      compute();
+      return;
+    }
+    graph_key_ = key;
+    check(cudaGraphLaunch(graph_exec_, stream_), "launching the step");
+  }
+
+  void drop_graph() {
+    if (graph_exec_ != nullptr) cudaGraphExecDestroy(graph_exec_);
+    graph_exec_ = nullptr;
   }
 
   const DeviceAdapter& device_adapter(const std::shared_ptr<const LoraWeights>& w) {
@@ -296,7 +390,7 @@ class CudaForward final : public ForwardPass, public BlockOps {
 
   // Uploads the step's layout: token ids, positions, block tables, logit rows, rope tables, and the
   // LoRA items with each group's matrix pointers for every (layer, linear).
-  void stage(const std::vector<BatchSequence>& seqs) {
+  bool stage(const std::vector<BatchSequence>& seqs) {
     const HParams& hp = model_.hp;
     for (auto it = adapters_.begin(); it != adapters_.end();) it = it->second.owner.expired() ? adapters_.erase(it) : std::next(it);
 
@@ -321,7 +415,6 @@ class CudaForward final : public ForwardPass, public BlockOps {
     }
     at_.table_offset = ints.size();
     for (int32_t si : plan_.row_seq) ints.push_back(seq_table_offset_[static_cast<size_t>(si)]);
-    at_.tables = append(ints, tables);
     at_.logit_rows = ints.size();
     for (int64_t r : plan_.logit_rows) ints.push_back(static_cast<int32_t>(r));
 
@@ -354,6 +447,7 @@ class CudaForward final : public ForwardPass, public BlockOps {
     at_.item_group = append(ints, item_group);
     at_.item_t = append(ints, item_t);
     at_.ranks = append(ints, ranks);
+    at_.tables = append(ints, tables);  // last: its length changes as contexts grow, the offsets above do not
     for (const bool b_side : {false, true}) {
       if (b_side) at_.b_ptrs = ptrs.size();
       for (int l = 0; l < hp.n_layer; ++l)
@@ -367,10 +461,12 @@ class CudaForward final : public ForwardPass, public BlockOps {
     at_.rope_sin = append(floats, plan_.rope_sin);
     at_.item_scale = append(floats, item_scale);
 
-    step_ints_.reserve(ints.size() * sizeof(int32_t));
-    step_floats_.reserve(floats.size() * sizeof(float));
-    step_ptrs_.reserve(std::max<size_t>(ptrs.size(), 1) * sizeof(const float*));
-    lora_t_.reserve(std::max<size_t>(static_cast<size_t>(t_size), 1) * sizeof(float));
+    // Staging grows with slack so that growing contexts rarely move it (which drops the graph).
+    const size_t ints_bytes = ints.size() * sizeof(int32_t);
+    bool moved = ints_bytes > step_ints_.bytes() && step_ints_.reserve(ints_bytes + ints_bytes / 2 + 4096);
+    moved |= step_floats_.reserve(floats.size() * sizeof(float));
+    moved |= step_ptrs_.reserve(std::max<size_t>(ptrs.size(), 1) * sizeof(const float*));
+    moved |= lora_t_.reserve(std::max<size_t>(static_cast<size_t>(t_size), 1) * sizeof(float));
     check(cudaMemcpyAsync(step_ints_.as<void>(), ints.data(), ints.size() * sizeof(int32_t), cudaMemcpyHostToDevice, stream_), "staging");
     check(cudaMemcpyAsync(step_floats_.as<void>(), floats.data(), floats.size() * sizeof(float), cudaMemcpyHostToDevice, stream_), "staging");
     if (!ptrs.empty())
@@ -378,6 +474,7 @@ class CudaForward final : public ForwardPass, public BlockOps {
     const int32_t* dints = step_ints_.as<int32_t>();
     lora_items_ = {dints + at_.item_row, dints + at_.item_group, dints + at_.item_t, step_floats_.as<float>() + at_.item_scale,
                    static_cast<int32_t>(item_row.size())};
+    return moved;
   }
 
   const Model& model_;
@@ -404,6 +501,12 @@ class CudaForward final : public ForwardPass, public BlockOps {
   cuda::LoraItems lora_items_;
   std::array<DeviceBuffer, 9> bufs_{};  // indexed by Buf
   DeviceBuffer half_x_, lora_t_, last_norm_, logits_dev_;
+  Buf half_src_ = Buf::X;  // the buffer half_x_ holds an fp16 copy of, while half_valid_
+  bool half_valid_ = false;
+  DeviceBuffer cublas_workspace_;
+  bool graphs_enabled_ = true;
+  cudaGraphExec_t graph_exec_ = nullptr;
+  GraphKey graph_key_;
 };
 
 }  // namespace
