@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import * as grpc from "@grpc/grpc-js";
-import { CredentialStore, Gateway, KernelAuth, PluginHost, publicMethodsOf } from "@openledger/kernel";
+import { CredentialStore, DataPlane, Gateway, KernelAuth, PluginHost, publicMethodsOf } from "@openledger/kernel";
 import { examplesV1 } from "@openledger/sdk";
 
 const ROOT = path.resolve(__dirname, "../../..");
@@ -31,8 +31,9 @@ function settings(argv: string[]): Settings {
   return { calls: value("calls", 3000), concurrency: value("concurrency", 16), seconds: value("seconds", 3), rounds: value("rounds", 3) };
 }
 
-/** The kernel side: plugin host + gateway + the kernel's own API-key authentication; prints
- *  {"gateway","plugin","pluginPid","apiKey"}, stops on SIGTERM. */
+/** The kernel side, as the kernel wires it: plugin host, the grpc-js gateway on a private Unix
+ *  socket, the Go data plane (ol-gateway) on the public port, the kernel's own API-key
+ *  authentication; prints {"gateway","plugin","pluginPid","dataPlanePid","apiKey"}, stops on SIGTERM. */
 async function serveKernel(): Promise<void> {
   const quiet = (): void => {};
   const host = new PluginHost({
@@ -54,11 +55,20 @@ async function serveKernel(): Promise<void> {
   });
   const { apiKey } = auth.store.createApiKey("0x00000000000000000000000000000000000be7c4", "bench", false);
   const gateway = new Gateway({ directory: host, authenticate: auth.authenticate });
-  const address = await gateway.listen("127.0.0.1:0");
-  console.log(JSON.stringify({ gateway: address, plugin: plugin.address, pluginPid: plugin.pid, apiKey }));
+  await gateway.listen(`unix:${path.join(authDir, "gateway.sock")}`);
+  const dataPlane = await DataPlane.start({
+    gateway,
+    directory: host,
+    authenticate: auth.authenticate,
+    listen: "127.0.0.1:0",
+    onCalls: () => {},
+    stopGraceMs: 100,
+  });
+  console.log(JSON.stringify({ gateway: dataPlane.address, plugin: plugin.address, pluginPid: plugin.pid, dataPlanePid: dataPlane.pid, apiKey }));
   process.once("SIGTERM", () => {
-    void gateway
-      .close(100)
+    void dataPlane
+      .close()
+      .then(() => gateway.close(100))
       .then(() => host.stop())
       .then(() => rmSync(authDir, { recursive: true, force: true }))
       .then(() => process.exit(0));
@@ -80,6 +90,7 @@ interface Figures {
   /** CPU time per call (µs) during the throughput phase, in each process. */
   clientCpu: number;
   kernelCpu: number;
+  dataPlaneCpu: number;
   pluginCpu: number;
 }
 
@@ -91,6 +102,8 @@ function processCpu(pid: number): number {
 
 interface Pids {
   kernel: number;
+  /** ol-gateway, the kernel's data plane. */
+  dataPlane: number;
   plugin: number;
 }
 
@@ -105,7 +118,7 @@ async function measure(client: grpc.Client, request: Buffer, metadata: grpc.Meta
   latencies.sort((a, b) => a - b);
   const until = Date.now() + s.seconds * 1000;
   let completed = 0;
-  const cpuBefore = { client: process.cpuUsage(), kernel: processCpu(pids.kernel), plugin: processCpu(pids.plugin) };
+  const cpuBefore = { client: process.cpuUsage(), kernel: processCpu(pids.kernel), dataPlane: processCpu(pids.dataPlane), plugin: processCpu(pids.plugin) };
   const began = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: s.concurrency }, async () => {
@@ -123,6 +136,7 @@ async function measure(client: grpc.Client, request: Buffer, metadata: grpc.Meta
     callsPerSecond: completed / elapsed,
     clientCpu: (clientCpu.user + clientCpu.system) / completed,
     kernelCpu: (processCpu(pids.kernel) - cpuBefore.kernel) / completed,
+    dataPlaneCpu: (processCpu(pids.dataPlane) - cpuBefore.dataPlane) / completed,
     pluginCpu: (processCpu(pids.plugin) - cpuBefore.plugin) / completed,
   };
 }
@@ -139,8 +153,8 @@ async function runClient(s: Settings): Promise<void> {
       createInterface({ input: kernel.stdout! }).once("line", resolve);
       kernel.once("exit", (code) => reject(new Error(`kernel process exited with ${code}`)));
     });
-    const addresses = JSON.parse(first) as { gateway: string; plugin: string; pluginPid: number; apiKey: string };
-    const pids = { kernel: kernel.pid!, plugin: addresses.pluginPid };
+    const addresses = JSON.parse(first) as { gateway: string; plugin: string; pluginPid: number; dataPlanePid: number; apiKey: string };
+    const pids = { kernel: kernel.pid!, dataPlane: addresses.dataPlanePid, plugin: addresses.pluginPid };
     const request = Buffer.from(examplesV1.EchoRequest.encode({ message: "ping", payload: Buffer.alloc(0) }).finish());
     const metadata = new grpc.Metadata();
     metadata.set("x-api-key", addresses.apiKey);
@@ -166,7 +180,8 @@ async function runClient(s: Settings): Promise<void> {
     console.log(row("p99 latency (ms)", "p99", 3));
     console.log(row("throughput (calls/s)", "callsPerSecond", 0));
     console.log(row("CPU per call, client (µs)", "clientCpu", 0));
-    console.log(row("CPU per call, kernel (µs)", "kernelCpu", 0));
+    console.log(row("CPU per call, kernel Node (µs)", "kernelCpu", 0));
+    console.log(row("CPU per call, ol-gateway (µs)", "dataPlaneCpu", 0));
     console.log(row("CPU per call, plugin (µs)", "pluginCpu", 0));
     console.log(`p50 added by the gateway: ${(pick("gateway", "p50") - pick("direct", "p50")).toFixed(3)} ms (target < 0.3 ms)`);
     console.log(`throughput through the gateway: ${((100 * pick("gateway", "callsPerSecond")) / pick("direct", "callsPerSecond")).toFixed(0)}% of direct (target >= 70%)`);

@@ -5,12 +5,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log"
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -76,12 +78,23 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	if path := os.Getenv("OL_GATEWAY_CPUPROFILE"); path != "" {
+		// For bench/gateway: a pprof CPU profile of the whole run, written at exit.
+		file, err := os.Create(path)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(file)
+		defer pprof.StopCPUProfile()
+	}
 	ctl, err := dialControl(s.control)
 	if err != nil {
 		log.Fatal(err)
 	}
 	kernel, err := grpc.NewClient(s.upstream,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(windowBytes),
+		grpc.WithInitialConnWindowSize(connWindowBytes),
 		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(rawCodec{}), grpc.MaxCallRecvMsgSize(s.maxSend), grpc.MaxCallSendMsgSize(s.maxReceive)),
 	)
 	if err != nil {
@@ -108,6 +121,8 @@ func main() {
 		grpc.ForceServerCodecV2(rawCodec{}),
 		grpc.MaxRecvMsgSize(s.maxReceive),
 		grpc.MaxSendMsgSize(s.maxSend),
+		grpc.InitialWindowSize(windowBytes),
+		grpc.InitialConnWindowSize(connWindowBytes),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			Time: s.keepaliveTime, Timeout: s.keepaliveTimeout,
 			MaxConnectionIdle: s.maxConnectionIdle, MaxConnectionAge: s.maxConnectionAge,
@@ -115,7 +130,9 @@ func main() {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: s.minPingInterval, PermitWithoutStream: true}),
 	)
 	listener, err := listen(s.listen)
-	if err != nil {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		log.Fatalf("cannot listen on %s: EADDRINUSE, the port is in use", s.listen)
+	} else if err != nil {
 		log.Fatalf("cannot listen on %s: %v", s.listen, err)
 	}
 	controlErr := make(chan error, 1)

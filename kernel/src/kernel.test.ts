@@ -8,6 +8,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import * as grpc from "@grpc/grpc-js";
+import { examplesV1 } from "@openledger/sdk";
 import { descendantsOf, isAlive, kernelFiles } from "./cli/kernel-files";
 import type { StatusReport } from "./cli/commands/status";
 
@@ -107,8 +109,29 @@ describe("ol up --detach / status / down", () => {
       fetch(`http://${status.kernel.http}/rpc/openledger.examples.v1.EchoService/Echo`, { method: "POST", headers: { "x-api-key": key }, body: "{}" });
     expect(await (await echoAs(serviceKey)).json()).toMatchObject({ caller: service });
     expect((await ol("keys", "list", "--address", service)).stdout).toMatch(/indexer/);
+    // The same over gRPC on the public port, which the Go data plane serves.
+    const grpcClient = new grpc.Client(status.kernel.grpc, grpc.credentials.createInsecure());
+    const grpcEchoAs = (key: string) =>
+      new Promise<examplesV1.EchoResponse>((resolve, reject) => {
+        const metadata = new grpc.Metadata();
+        metadata.set("x-api-key", key);
+        const request = Buffer.from(examplesV1.EchoRequest.encode({ message: "grpc", payload: Buffer.alloc(0) }).finish());
+        grpcClient.makeUnaryRequest("/openledger.examples.v1.EchoService/Echo", (b: Buffer) => b, (b: Buffer) => b, request, metadata, (error, reply) =>
+          error ? reject(error) : resolve(examplesV1.EchoResponse.decode(reply!)),
+        );
+      });
+    expect(await grpcEchoAs(serviceKey)).toMatchObject({ message: "grpc", caller: service });
+    // The data plane reports its calls to the kernel's metrics (every 100 ms): 2 over HTTP + 1 over gRPC.
+    const echoCount = /ol_calls_total\{method="\/openledger.examples.v1.EchoService\/Echo",code="OK",transport="grpc"\} 3/;
+    for (let tries = 0; tries < 50 && !echoCount.test(await (await fetch(`http://${status.kernel.metrics}/metrics`)).text()); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await (await fetch(`http://${status.kernel.metrics}/metrics`)).text()).toMatch(echoCount);
     await ol("keys", "revoke", serviceKey.split("_")[1]);
     expect((await echoAs(serviceKey)).status).toBe(401);
+    // The data plane had the key cached; the revocation cleared it.
+    await expect(grpcEchoAs(serviceKey)).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: expect.stringMatching(/revoked/) });
+    grpcClient.close();
 
     const plugins = await ol("plugins");
     expect(plugins.stdout).toMatch(/echo-ts\s+0\.1\.0\s+ready/);

@@ -1,8 +1,10 @@
 // The kernel composition: config → telemetry and auth → embedded services (Temporal dev server,
 // anvil + platform contracts) unless external ones are configured → plugin host → gateway with the
-// kernel's own services → HTTP/JSON → metrics. `stop()` takes it down in reverse order.
+// kernel's own services (on a private Unix socket) → the Go data plane on the public gRPC port →
+// HTTP/JSON → metrics. `stop()` takes it down in reverse order.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import {
   ANVIL_DEV_PRIVATE_KEY,
@@ -20,7 +22,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import type { Hex } from "viem";
 import { CredentialStore, KernelAuth, createAuthService, publicMethodsOf } from "./auth";
 import type { OpenLedgerConfig } from "./config";
-import { Gateway } from "./gateway";
+import { DataPlane, Gateway } from "./gateway";
 import { MANIFEST_FILE, PluginHost } from "./host";
 import { HttpGateway } from "./http";
 import { createKernelService, createPluginRegistryService } from "./registry";
@@ -224,8 +226,28 @@ export class Kernel {
         interceptors: [telemetry.grpcInterceptor()],
         logger: { warn: (message) => log.warn(message) },
       });
-      addresses.grpc = await gateway.listen(grpcAddress).catch(cannotListen("the gateway", grpcAddress));
+      // The grpc-js gateway listens privately; the data plane owns the public port and hands it
+      // what it does not relay itself (the kernel's services, health, reflection).
+      const socketDir = mkdtempSync(path.join(tmpdir(), "ol-kernel-"));
+      teardown.add("gateway socket", async () => rmSync(socketDir, { recursive: true, force: true }));
+      await gateway.listen(`unix:${path.join(socketDir, "gateway.sock")}`);
       teardown.add("gateway", () => gateway.close(config.plugins.stopGraceMs));
+      const dataPlane = await DataPlane.start({
+        gateway,
+        directory: host,
+        authenticate: auth.authenticate,
+        listen: grpcAddress,
+        maxReceiveMessageBytes: config.gateway.maxMessageBytes,
+        maxSendMessageBytes: config.gateway.maxMessageBytes,
+        keepalive: { timeMs: config.gateway.keepaliveTimeMs, timeoutMs: config.gateway.keepaliveTimeoutMs },
+        onCalls: (calls) => telemetry.recordRelayedCalls(calls),
+        stopGraceMs: config.plugins.stopGraceMs,
+        logger: { warn: (message) => log.warn({ component: "ol-gateway" }, message), error: (message) => log.error({ component: "ol-gateway" }, message) },
+      }).catch(cannotListen("the gateway", grpcAddress));
+      teardown.add("data plane", () => dataPlane.close());
+      const forgetRevoked = store.onRevoke(() => dataPlane.invalidateCredentials());
+      teardown.add("revocation listener", async () => forgetRevoked());
+      addresses.grpc = dataPlane.address;
 
       teardown.add("plugins", () => host.stop());
       await host.start();

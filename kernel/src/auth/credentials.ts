@@ -55,6 +55,7 @@ export class CredentialStore {
   private readonly keys = new Map<string, ApiKeyRecord>();
   private readonly nonces = new Map<string, number>();
   private readonly sessionSecret: Buffer;
+  private readonly revocationListeners = new Set<() => void>();
 
   /** `dir` is created 0700 when missing (normally <dataDir>/auth). */
   constructor(readonly dir: string) {
@@ -121,6 +122,13 @@ export class CredentialStore {
     if (!record || record.revoked) throw new CredentialError(`no API key ${id}`);
     record.revoked = true;
     this.save();
+    for (const listener of this.revocationListeners) listener();
+  }
+
+  /** Calls `listener` after each revocation (the gateway's data plane forgets cached credentials). Returns an unsubscribe function. */
+  onRevoke(listener: () => void): () => void {
+    this.revocationListeners.add(listener);
+    return () => this.revocationListeners.delete(listener);
   }
 
   /** Whether `address` holds an admin key that is not revoked. */

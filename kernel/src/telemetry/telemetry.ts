@@ -2,12 +2,12 @@
 // layer; W3C trace context continued from the client and handed on to the plugin), Prometheus
 // metrics (calls per method and code, latency, plugin states and restarts) and pino logs that carry
 // the active trace and span ids.
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Context, type Span, type Tracer } from "@opentelemetry/api";
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Context, type Span, type Tracer } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { BatchSpanProcessor, NodeTracerProvider, type SpanProcessor } from "@opentelemetry/sdk-trace-node";
+import { BatchSpanProcessor, NodeTracerProvider, RandomIdGenerator, type IdGenerator, type SpanProcessor } from "@opentelemetry/sdk-trace-node";
 import { Metadata, ServerInterceptingCall, status as GrpcStatus, type ServerInterceptor } from "@grpc/grpc-js";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -36,6 +36,34 @@ export interface ObservedCall {
   end(code: GrpcStatus, message?: string): void;
 }
 
+/** A call another process relayed and timed (the gateway's Go data plane), with the span ids it
+ *  already handed on to the plugin. */
+export interface RelayedCall {
+  method: string;
+  code: GrpcStatus;
+  message?: string;
+  /** Unix µs when it arrived; µs it took. */
+  startUs: number;
+  durationUs: number;
+  traceId: string;
+  spanId: string;
+  /** The client's span, when it sent one. */
+  parentSpanId?: string;
+  sampled: boolean;
+}
+
+/** Random ids, except while a relayed call's span is recorded with the ids it already has. */
+class RelayedIdGenerator implements IdGenerator {
+  private readonly random = new RandomIdGenerator();
+  pinned: { traceId: string; spanId: string } | undefined;
+  generateTraceId(): string {
+    return this.pinned?.traceId ?? this.random.generateTraceId();
+  }
+  generateSpanId(): string {
+    return this.pinned?.spanId ?? this.random.generateSpanId();
+  }
+}
+
 const PLUGIN_STATES: PluginStateName[] = ["starting", "ready", "backoff", "failed", "stopped"];
 const propagator = new W3CTraceContextPropagator();
 
@@ -53,6 +81,7 @@ export class Telemetry {
   readonly registry = new Registry();
   readonly tracer: Tracer;
   private readonly provider: NodeTracerProvider;
+  private readonly ids = new RelayedIdGenerator();
   private readonly calls: Counter<"method" | "code" | "transport">;
   private readonly latency: Histogram<"method" | "transport">;
   private metricsServer: Server | undefined;
@@ -64,6 +93,7 @@ export class Telemetry {
     this.provider = new NodeTracerProvider({
       resource: resourceFromAttributes({ "service.name": options.serviceName }),
       spanProcessors,
+      idGenerator: this.ids,
     });
     this.tracer = this.provider.getTracer("openledger-kernel");
     this.logger = pino(
@@ -129,6 +159,36 @@ export class Telemetry {
         span.end();
       },
     };
+  }
+
+  /** Records calls the data plane relayed: the same span, counter and latency as startCall's. */
+  recordRelayedCalls(calls: readonly RelayedCall[]): void {
+    for (const call of calls) {
+      const parent = call.parentSpanId
+        ? trace.setSpanContext(ROOT_CONTEXT, {
+            traceId: call.traceId,
+            spanId: call.parentSpanId,
+            traceFlags: call.sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+            isRemote: true,
+          })
+        : ROOT_CONTEXT;
+      this.ids.pinned = { traceId: call.traceId, spanId: call.spanId };
+      let span: Span;
+      try {
+        span = this.tracer.startSpan(
+          call.method,
+          { kind: SpanKind.SERVER, startTime: call.startUs / 1000, attributes: { "rpc.system": "grpc", "rpc.method": call.method, "ol.transport": "grpc" } },
+          parent,
+        );
+      } finally {
+        this.ids.pinned = undefined;
+      }
+      span.setAttribute("rpc.grpc.status_code", call.code);
+      if (call.code !== GrpcStatus.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: call.message });
+      span.end((call.startUs + call.durationUs) / 1000);
+      this.calls.inc({ method: call.method, code: GrpcStatus[call.code] ?? String(call.code), transport: "grpc" });
+      this.latency.observe({ method: call.method, transport: "grpc" }, call.durationUs / 1e6);
+    }
   }
 
   /**
