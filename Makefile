@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 JOBS ?= $(shell nproc)
 
-.PHONY: up down status test proto-breaking build bootstrap bootstrap-tests gen native contracts ts clean
+.PHONY: up down status test proto-breaking build bootstrap bootstrap-tests gen native contracts ts gateway-go clean
 
 up: bootstrap build
 	node kernel/dist/cli/main.js up
@@ -44,7 +44,11 @@ native:
 ts: gen
 	npx tsc -b
 
-build: gen contracts native ts
+# The gateway's Go data plane -> .tools/bin/ol-gateway (the kernel starts it; see kernel/gateway-go).
+gateway-go:
+	cd kernel/gateway-go && go build -trimpath -o $(CURDIR)/.tools/bin/ol-gateway .
+
+build: gen contracts native ts gateway-go
 
 clean:
 	rm -rf kernel/sdk/src/gen kernel/dist kernel/sdk/dist contracts/out native/build

