@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -50,37 +49,33 @@ func (a *authenticator) invalidate() {
 // the credential headers and any x-ol-* header (which it refuses), so only those are sent. An
 // answer for a credential does not depend on the method; without one it does (public methods).
 func (a *authenticator) identify(ctx context.Context, method string, md metadata.MD) (identity, *status.Status) {
-	headers := map[string][]string{}
-	cacheable := true
+	reserved := false
+	for name := range md {
+		if strings.HasPrefix(name, reservedPrefix) {
+			reserved = true
+			break
+		}
+	}
+	if reserved {
+		// Always refused by the kernel (with its reason); nothing to cache.
+		who, refused := a.control.resolve(ctx, method, a.decisive(md))
+		if refused != nil {
+			return identity{}, refused
+		}
+		return *who, nil
+	}
 	var key strings.Builder
 	for _, name := range a.credentialHeaders {
-		if values := md.Get(name); len(values) > 0 {
-			headers[name] = values
-		}
-	}
-	for name, values := range md {
-		if strings.HasPrefix(name, reservedPrefix) {
-			headers[name] = values
-			cacheable = false
-		}
-	}
-	if len(headers) == 0 {
-		key.WriteString("\x00")
-		key.WriteString(method)
-	} else {
-		names := make([]string, 0, len(headers))
-		for name := range headers {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for _, name := range names {
+		for _, value := range md[name] {
 			key.WriteString(name)
-			for _, value := range headers[name] {
-				key.WriteString("\x00")
-				key.WriteString(value)
-			}
-			key.WriteString("\x01")
+			key.WriteByte(0)
+			key.WriteString(value)
+			key.WriteByte(0)
 		}
+	}
+	if key.Len() == 0 {
+		key.WriteByte(1)
+		key.WriteString(method)
 	}
 	cacheKey := key.String()
 	now := time.Now()
@@ -91,20 +86,34 @@ func (a *authenticator) identify(ctx context.Context, method string, md metadata
 	if found && now.Before(entry.expires) {
 		return entry.who, nil
 	}
-	who, refused := a.control.resolve(ctx, method, headers)
+	who, refused := a.control.resolve(ctx, method, a.decisive(md))
 	if refused != nil {
 		return identity{}, refused
 	}
-	if cacheable {
-		a.cache.mu.Lock()
-		// An invalidation that arrived while the kernel answered may concern this very answer.
-		if a.cache.generation == generation {
-			if len(a.cache.entries) >= maxCacheEntries {
-				a.cache.entries = map[string]cacheEntry{}
-			}
-			a.cache.entries[cacheKey] = cacheEntry{who: *who, expires: now.Add(a.cache.ttl)}
+	a.cache.mu.Lock()
+	// An invalidation that arrived while the kernel answered may concern this very answer.
+	if a.cache.generation == generation {
+		if len(a.cache.entries) >= maxCacheEntries {
+			a.cache.entries = map[string]cacheEntry{}
 		}
-		a.cache.mu.Unlock()
+		a.cache.entries[cacheKey] = cacheEntry{who: *who, expires: now.Add(a.cache.ttl)}
 	}
+	a.cache.mu.Unlock()
 	return *who, nil
+}
+
+// decisive is what the kernel decides on: the credential headers and any x-ol-* header.
+func (a *authenticator) decisive(md metadata.MD) map[string][]string {
+	headers := map[string][]string{}
+	for _, name := range a.credentialHeaders {
+		if values := md[name]; len(values) > 0 {
+			headers[name] = values
+		}
+	}
+	for name, values := range md {
+		if strings.HasPrefix(name, reservedPrefix) {
+			headers[name] = values
+		}
+	}
+	return headers
 }
