@@ -99,11 +99,27 @@ func (d *dataPlane) toPlugin(method string, to route, stream grpc.ServerStream, 
 		out[signed[i]] = []string{signed[i+1]}
 	}
 	out["traceparent"] = []string{span.traceparent()}
-	upCtx := metadata.NewOutgoingContext(ctx, out)
+	upCtx, cancel := upstreamContext(ctx, out)
+	defer cancel()
 	if to.unary {
 		return d.relayUnary(upCtx, p, method, stream)
 	}
 	return d.relayStream(upCtx, p, method, stream, true)
+}
+
+// returnHop is taken off the deadline the upstream gets. grpc-go resets a call with CANCEL when its
+// deadline passes; ending the upstream call a little earlier lets the data plane send the client
+// DEADLINE_EXCEEDED itself instead, as the client would see calling the plugin directly.
+const returnHop = 5 * time.Millisecond
+
+// upstreamContext is the context of the upstream call: the client's cancellation, its deadline less
+// the return hop, and the metadata to send.
+func upstreamContext(ctx context.Context, md metadata.MD) (context.Context, context.CancelFunc) {
+	ctx = metadata.NewOutgoingContext(ctx, md)
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, deadline.Add(-returnHop))
+	}
+	return ctx, func() {}
 }
 
 // toKernel hands the call to the kernel's gateway as it came (credentials included: the kernel
@@ -117,7 +133,9 @@ func (d *dataPlane) toKernel(method string, stream grpc.ServerStream) error {
 			out[name] = values
 		}
 	}
-	return d.relayStream(metadata.NewOutgoingContext(ctx, out), nil, method, stream, false)
+	upCtx, cancel := upstreamContext(ctx, out)
+	defer cancel()
+	return d.relayStream(upCtx, nil, method, stream, false)
 }
 
 // upstreamStatus is the status the client gets for an upstream failure: UNAVAILABLE before any

@@ -180,6 +180,8 @@ export class DataPlane {
     this.closing ??= (async () => {
       this.unsubscribe();
       await this.process.stop();
+      // Nothing will be applied any more; nobody should wait for it.
+      for (const waiter of this.syncWaiters.splice(0)) waiter.resolve();
       this.control.destroy();
       await new Promise<void>((resolve) => this.controlServer.close(() => resolve()));
       rmSync(this.controlDir, { recursive: true, force: true });
