@@ -33,7 +33,7 @@ function settings(argv: string[]): Settings {
 
 /** The kernel side, as the kernel wires it: plugin host, the grpc-js gateway on a private Unix
  *  socket, the Go data plane (ol-gateway) on the public port, the kernel's own API-key
- *  authentication; prints {"gateway","plugin","pluginPid","dataPlanePid","apiKey"}, stops on SIGTERM. */
+ *  authentication; prints {"gateway","grpcJs","plugin","pluginPid","dataPlanePid","apiKey"}, stops on SIGTERM. */
 async function serveKernel(): Promise<void> {
   const quiet = (): void => {};
   const host = new PluginHost({
@@ -64,7 +64,9 @@ async function serveKernel(): Promise<void> {
     onCalls: () => {},
     stopGraceMs: 100,
   });
-  console.log(JSON.stringify({ gateway: dataPlane.address, plugin: plugin.address, pluginPid: plugin.pid, dataPlanePid: dataPlane.pid, apiKey }));
+  // The grpc-js gateway on TCP as well: the public path before the data plane, measured in the same run.
+  const grpcJs = await gateway.listen("127.0.0.1:0");
+  console.log(JSON.stringify({ gateway: dataPlane.address, grpcJs, plugin: plugin.address, pluginPid: plugin.pid, dataPlanePid: dataPlane.pid, apiKey }));
   process.once("SIGTERM", () => {
     void dataPlane
       .close()
@@ -153,29 +155,29 @@ async function runClient(s: Settings): Promise<void> {
       createInterface({ input: kernel.stdout! }).once("line", resolve);
       kernel.once("exit", (code) => reject(new Error(`kernel process exited with ${code}`)));
     });
-    const addresses = JSON.parse(first) as { gateway: string; plugin: string; pluginPid: number; dataPlanePid: number; apiKey: string };
+    const addresses = JSON.parse(first) as { gateway: string; grpcJs: string; plugin: string; pluginPid: number; dataPlanePid: number; apiKey: string };
     const pids = { kernel: kernel.pid!, dataPlane: addresses.dataPlanePid, plugin: addresses.pluginPid };
     const request = Buffer.from(examplesV1.EchoRequest.encode({ message: "ping", payload: Buffer.alloc(0) }).finish());
     const metadata = new grpc.Metadata();
     metadata.set("x-api-key", addresses.apiKey);
-    const direct = new grpc.Client(addresses.plugin, grpc.credentials.createInsecure());
-    const gateway = new grpc.Client(addresses.gateway, grpc.credentials.createInsecure());
-    const rounds: { direct: Figures; gateway: Figures }[] = [];
+    const paths = [
+      { name: "direct", client: new grpc.Client(addresses.plugin, grpc.credentials.createInsecure()) },
+      { name: "grpc-js gw", client: new grpc.Client(addresses.grpcJs, grpc.credentials.createInsecure()) },
+      { name: "ol-gateway", client: new grpc.Client(addresses.gateway, grpc.credentials.createInsecure()) },
+    ];
+    const rounds: Figures[][] = [];
     for (let round = 0; round < s.rounds; round++) {
-      // Interleaved, so drift in machine load hits both paths alike.
-      rounds.push({ direct: await measure(direct, request, metadata, s, pids), gateway: await measure(gateway, request, metadata, s, pids) });
+      // Interleaved, so drift in machine load hits every path alike.
+      const figures: Figures[] = [];
+      for (const { client } of paths) figures.push(await measure(client, request, metadata, s, pids));
+      rounds.push(figures);
     }
-    direct.close();
-    gateway.close();
-    const pick = (path: "direct" | "gateway", figure: keyof Figures): number => median(rounds.map((r) => r[path][figure]));
-    const row = (name: string, figure: keyof Figures, digits: number): string => {
-      const d = pick("direct", figure);
-      const g = pick("gateway", figure);
-      const ratio = d > 0 ? (g / d).toFixed(2) : "-";
-      return `${name.padEnd(30)} ${d.toFixed(digits).padStart(10)} ${g.toFixed(digits).padStart(10)} ${ratio.padStart(8)}`;
-    };
+    for (const { client } of paths) client.close();
+    const pick = (path: number, figure: keyof Figures): number => median(rounds.map((r) => r[path][figure]));
+    const row = (name: string, figure: keyof Figures, digits: number): string =>
+      `${name.padEnd(30)}${paths.map((_, i) => pick(i, figure).toFixed(digits).padStart(12)).join("")}`;
     console.log(`gateway bench: unary Echo (4-byte message), ${s.calls} sequential calls, ${s.concurrency} in flight for ${s.seconds} s, median of ${s.rounds} rounds`);
-    console.log(`${"".padEnd(30)} ${"direct".padStart(10)} ${"gateway".padStart(10)} ${"ratio".padStart(8)}`);
+    console.log(`${"".padEnd(30)}${paths.map((p) => p.name.padStart(12)).join("")}`);
     console.log(row("p50 latency (ms)", "p50", 3));
     console.log(row("p99 latency (ms)", "p99", 3));
     console.log(row("throughput (calls/s)", "callsPerSecond", 0));
@@ -183,8 +185,12 @@ async function runClient(s: Settings): Promise<void> {
     console.log(row("CPU per call, kernel Node (µs)", "kernelCpu", 0));
     console.log(row("CPU per call, ol-gateway (µs)", "dataPlaneCpu", 0));
     console.log(row("CPU per call, plugin (µs)", "pluginCpu", 0));
-    console.log(`p50 added by the gateway: ${(pick("gateway", "p50") - pick("direct", "p50")).toFixed(3)} ms (target < 0.3 ms)`);
-    console.log(`throughput through the gateway: ${((100 * pick("gateway", "callsPerSecond")) / pick("direct", "callsPerSecond")).toFixed(0)}% of direct (target >= 70%)`);
+    for (const [i, { name }] of paths.entries()) {
+      if (i === 0) continue;
+      const added = pick(i, "p50") - pick(0, "p50");
+      const share = (100 * pick(i, "callsPerSecond")) / pick(0, "callsPerSecond");
+      console.log(`${name}: p50 added ${added.toFixed(3)} ms (target < 0.3 ms), throughput ${share.toFixed(0)}% of direct (target >= 70%)`);
+    }
   } finally {
     kernel.kill("SIGTERM");
   }
