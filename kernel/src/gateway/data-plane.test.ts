@@ -176,6 +176,21 @@ describe("DataPlane (ol-gateway)", () => {
     client.close();
   });
 
+  test("server reflection of the union is served on the data plane's port", async () => {
+    const client = new grpc.Client(dataPlane.address, grpc.credentials.createInsecure());
+    const call = client.makeBidiStreamRequest("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", (b: Buffer) => b, (b: Buffer) => b);
+    // ServerReflectionRequest { list_services = 7: "" }
+    const reply = new Promise<Buffer>((resolve, reject) => {
+      call.once("data", resolve);
+      call.once("error", reject);
+    });
+    call.write(Buffer.from([0x3a, 0x00]));
+    const listed = (await reply).toString("latin1");
+    call.end();
+    for (const service of [ECHO_SERVICE, "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"]) expect(listed).toContain(service);
+    client.close();
+  });
+
   test("ol-gateway exits when the kernel's control socket closes (the kernel died)", async () => {
     const controlPath = path.join(socketDir, "orphan-control.sock");
     const control = createServer((socket) => socket.destroy());

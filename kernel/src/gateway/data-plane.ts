@@ -120,7 +120,13 @@ export class DataPlane {
     const controlDir = mkdtempSync(path.join(tmpdir(), "ol-gw-"));
     const controlPath = path.join(controlDir, "control.sock");
     const controlServer = createServer();
-    const connected = new Promise<Socket>((resolve) => controlServer.once("connection", resolve));
+    const connected = new Promise<Socket>((resolve) =>
+      controlServer.once("connection", (socket: Socket) => {
+        // Until the DataPlane exists and logs them, a broken control socket shows as a failed start.
+        socket.on("error", () => {});
+        resolve(socket);
+      }),
+    );
     try {
       await new Promise<void>((resolve, reject) => {
         controlServer.once("error", reject);
