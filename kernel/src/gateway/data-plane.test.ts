@@ -191,6 +191,20 @@ describe("DataPlane (ol-gateway)", () => {
     client.close();
   });
 
+  test("a killed ol-gateway is restarted on the same address, with the routes", async () => {
+    expect((await echoOnce(echo, withKey())).caller).toBe(CALLER);
+    const first = dataPlane.pid;
+    process.kill(first, "SIGKILL");
+    for (let tries = 0; tries < 100 && dataPlane.pid === first; tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(dataPlane.pid).not.toBe(first);
+    expect((await echoOnce(echo, withKey())).caller).toBe(CALLER);
+    // Routed by the new process itself, not handed to the grpc-js gateway: it reports the call.
+    await dataPlane.synced();
+    reported.length = 0;
+    await echoOnce(echo, withKey());
+    expect((await reportedCalls(1))[0]).toMatchObject({ method: ECHO, code: grpc.status.OK });
+  });
+
   test("ol-gateway exits when the kernel's control socket closes (the kernel died)", async () => {
     const controlPath = path.join(socketDir, "orphan-control.sock");
     const control = createServer((socket) => socket.destroy());

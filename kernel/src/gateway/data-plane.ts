@@ -85,6 +85,54 @@ function flagDuration(ms: number): string {
   return `${Math.max(0, Math.round(ms))}ms`;
 }
 
+interface Launched {
+  process: ManagedProcess;
+  control: Socket;
+  /** The address it serves. */
+  address: string;
+}
+
+/** Starts ol-gateway serving `listen`; resolves once it serves, connected to `controlServer`. */
+async function launch(options: DataPlaneOptions, binary: string, upstream: string, controlServer: Server, controlPath: string, listen: string): Promise<Launched> {
+  const connected = new Promise<Socket>((resolve) =>
+    controlServer.once("connection", (socket: Socket) => {
+      // Until the DataPlane attaches it (and logs its errors), a broken control socket shows as a failed start.
+      socket.on("error", () => {});
+      resolve(socket);
+    }),
+  );
+  const keepalive = options.keepalive ?? {};
+  const args = [
+    `--listen=${listen}`,
+    `--upstream=${upstream}`,
+    `--control=${controlPath}`,
+    `--max-receive-bytes=${options.maxReceiveMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES}`,
+    `--max-send-bytes=${options.maxSendMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES}`,
+    `--credential-headers=${(options.credentialHeaders ?? DEFAULT_CREDENTIAL_HEADERS).join(",")}`,
+    `--auth-cache=${flagDuration(options.authCacheMs ?? 1000)}`,
+    `--grace=${flagDuration(options.stopGraceMs ?? 5000)}`,
+  ];
+  if (options.onCalls) args.push("--report-calls=100ms");
+  if (keepalive.timeMs !== undefined) args.push(`--keepalive-time=${flagDuration(keepalive.timeMs)}`);
+  if (keepalive.timeoutMs !== undefined) args.push(`--keepalive-timeout=${flagDuration(keepalive.timeoutMs)}`);
+  if (keepalive.minClientPingIntervalMs !== undefined) args.push(`--min-ping-interval=${flagDuration(keepalive.minClientPingIntervalMs)}`);
+  if (keepalive.maxConnectionIdleMs !== undefined) args.push(`--max-connection-idle=${flagDuration(keepalive.maxConnectionIdleMs)}`);
+  if (keepalive.maxConnectionAgeMs !== undefined) args.push(`--max-connection-age=${flagDuration(keepalive.maxConnectionAgeMs)}`);
+  let address = listen;
+  const process = await spawnManaged(binary, args, {
+    readyLine: /^ol-gateway listening on /,
+    readyTimeoutMs: 10_000,
+    stopGraceMs: (options.stopGraceMs ?? 5000) + 1000,
+    onLine: (line) => {
+      const listening = /^ol-gateway listening on (\S+)$/.exec(line);
+      if (listening) address = listening[1];
+      else options.logger?.warn(line);
+    },
+  });
+  // ol-gateway connects to the control socket before it listens, so it is connected by now.
+  return { process, control: await connected, address };
+}
+
 export class DataPlane {
   private readonly unsubscribe: () => void;
   private closing: Promise<void> | undefined;
@@ -92,23 +140,23 @@ export class DataPlane {
   private pushed = 0;
   private applied = 0;
   private readonly syncWaiters: { version: number; resolve: () => void }[] = [];
+  // Set by attach(), again at each restart.
+  private process!: ManagedProcess;
+  private control!: Socket;
+  /** The bound public address (kept when ol-gateway is restarted). */
+  readonly address: string;
 
   private constructor(
     private readonly options: DataPlaneOptions,
-    private readonly process: ManagedProcess,
+    private readonly binary: string,
+    private readonly upstream: string,
     private readonly controlServer: Server,
-    private readonly control: Socket,
     private readonly controlDir: string,
-    /** The bound public address. */
-    readonly address: string,
+    launched: Launched,
   ) {
-    createInterface({ input: control }).on("line", (line) => this.receive(line));
-    control.on("error", (error) => options.logger?.error(`data plane control socket: ${error.message}`));
+    this.address = launched.address;
     this.unsubscribe = options.directory.onChange(() => this.pushRoutes());
-    this.pushRoutes();
-    void process.exited.then((how) => {
-      if (this.closing === undefined) options.logger?.error(`the data plane (ol-gateway) exited unexpectedly (${how}); the public port is closed`);
-    });
+    this.attach(launched);
   }
 
   /** Starts ol-gateway in front of `options.gateway`; resolves once it serves `options.listen`. */
@@ -118,55 +166,49 @@ export class DataPlane {
     const binary = options.binary ?? defaultBinary();
     if (!existsSync(binary)) throw new Error(`ol-gateway not found at ${binary} (run make build, or set ${DATA_PLANE_BINARY_ENV})`);
     const controlDir = mkdtempSync(path.join(tmpdir(), "ol-gw-"));
-    const controlPath = path.join(controlDir, "control.sock");
     const controlServer = createServer();
-    const connected = new Promise<Socket>((resolve) =>
-      controlServer.once("connection", (socket: Socket) => {
-        // Until the DataPlane exists and logs them, a broken control socket shows as a failed start.
-        socket.on("error", () => {});
-        resolve(socket);
-      }),
-    );
     try {
       await new Promise<void>((resolve, reject) => {
         controlServer.once("error", reject);
-        controlServer.listen(controlPath, () => resolve());
+        controlServer.listen(path.join(controlDir, "control.sock"), () => resolve());
       });
-      const keepalive = options.keepalive ?? {};
-      const args = [
-        `--listen=${options.listen}`,
-        `--upstream=${upstream}`,
-        `--control=${controlPath}`,
-        `--max-receive-bytes=${options.maxReceiveMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES}`,
-        `--max-send-bytes=${options.maxSendMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES}`,
-        `--credential-headers=${(options.credentialHeaders ?? DEFAULT_CREDENTIAL_HEADERS).join(",")}`,
-        `--auth-cache=${flagDuration(options.authCacheMs ?? 1000)}`,
-        `--grace=${flagDuration(options.stopGraceMs ?? 5000)}`,
-      ];
-      if (options.onCalls) args.push("--report-calls=100ms");
-      if (keepalive.timeMs !== undefined) args.push(`--keepalive-time=${flagDuration(keepalive.timeMs)}`);
-      if (keepalive.timeoutMs !== undefined) args.push(`--keepalive-timeout=${flagDuration(keepalive.timeoutMs)}`);
-      if (keepalive.minClientPingIntervalMs !== undefined) args.push(`--min-ping-interval=${flagDuration(keepalive.minClientPingIntervalMs)}`);
-      if (keepalive.maxConnectionIdleMs !== undefined) args.push(`--max-connection-idle=${flagDuration(keepalive.maxConnectionIdleMs)}`);
-      if (keepalive.maxConnectionAgeMs !== undefined) args.push(`--max-connection-age=${flagDuration(keepalive.maxConnectionAgeMs)}`);
-      let bound: string | undefined;
-      const managed = await spawnManaged(binary, args, {
-        readyLine: /^ol-gateway listening on /,
-        readyTimeoutMs: 10_000,
-        stopGraceMs: (options.stopGraceMs ?? 5000) + 1000,
-        onLine: (line) => {
-          const listening = /^ol-gateway listening on (\S+)$/.exec(line);
-          if (listening) bound = listening[1];
-          else options.logger?.warn(line);
-        },
-      });
-      // ol-gateway connects to the control socket before it listens, so it is connected by now.
-      const control = await connected;
-      return new DataPlane(options, managed, controlServer, control, controlDir, bound!);
+      const launched = await launch(options, binary, upstream, controlServer, path.join(controlDir, "control.sock"), options.listen);
+      return new DataPlane(options, binary, upstream, controlServer, controlDir, launched);
     } catch (error) {
       controlServer.close();
       rmSync(controlDir, { recursive: true, force: true });
       throw error;
+    }
+  }
+
+  /** Takes a (re)started ol-gateway on: its control socket, the whole route table, its supervision. */
+  private attach(launched: Launched): void {
+    this.process = launched.process;
+    this.control = launched.control;
+    createInterface({ input: launched.control }).on("line", (line) => this.receive(line));
+    launched.control.on("error", (error) => this.options.logger?.error(`data plane control socket: ${error.message}`));
+    this.pushRoutes();
+    void launched.process.exited.then((how) => this.relaunch(how));
+  }
+
+  /** Restarts ol-gateway on the same address after it died, with growing pauses between failed tries. */
+  private async relaunch(how: number | string): Promise<void> {
+    if (this.closing) return;
+    this.control.destroy();
+    this.options.logger?.error(`the data plane (ol-gateway) exited unexpectedly (${how}); restarting it`);
+    for (let pauseMs = 200; this.closing === undefined; pauseMs = Math.min(pauseMs * 2, 30_000)) {
+      try {
+        const launched = await launch(this.options, this.binary, this.upstream, this.controlServer, path.join(this.controlDir, "control.sock"), this.address);
+        if (this.closing) {
+          await launched.process.stop();
+          return;
+        }
+        this.attach(launched);
+        return;
+      } catch (error) {
+        this.options.logger?.error(`restarting the data plane failed: ${error instanceof Error ? error.message : String(error)}`);
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      }
     }
   }
 
