@@ -185,8 +185,14 @@ export class DataPlane {
   private attach(launched: Launched): void {
     this.process = launched.process;
     this.control = launched.control;
-    createInterface({ input: launched.control }).on("line", (line) => this.receive(line));
-    launched.control.on("error", (error) => this.options.logger?.error(`data plane control socket: ${error.message}`));
+    createInterface({ input: launched.control })
+      .on("line", (line) => this.receive(line))
+      // readline repeats its input's errors; the socket's own listener below reports them.
+      .on("error", () => {});
+    launched.control.on("error", (error) => {
+      // Stopping ol-gateway resets the socket when a message was still unread; that is no news.
+      if (this.closing === undefined) this.options.logger?.error(`data plane control socket: ${error.message}`);
+    });
     this.pushRoutes();
     void launched.process.exited.then((how) => this.relaunch(how));
   }
