@@ -72,12 +72,15 @@ if [[ $WANT_TESTS == 1 ]]; then
 fi
 
 # Go toolchain and the gateway's data plane (kernel/gateway-go -> .tools/bin/ol-gateway; `make build`
-# rebuilds it too). A go older than go.mod asks for fetches the right toolchain (GOTOOLCHAIN=auto).
+# rebuilds it too). go >= 1.21 fetches the toolchain go.mod asks for by itself (GOTOOLCHAIN=auto).
 export PATH="$PATH:/usr/local/go/bin"
 if command -v go >/dev/null; then say "have $(go version | cut -d' ' -f3)"; else
   say "installing golang-go (Debian)"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null) \
     || { say "could not install golang-go"; exit 1; }
+fi
+if ! go env GOTOOLCHAIN >/dev/null 2>&1 || [[ -z "$(go env GOTOOLCHAIN)" ]]; then
+  say "$(go version | cut -d' ' -f3) is too old to fetch the toolchain kernel/gateway-go needs: install Go >= 1.21 (https://go.dev/dl)"; exit 1
 fi
 GATEWAY_GO="$ROOT/kernel/gateway-go"
 if [[ -x "$TOOLS/bin/ol-gateway" && -z "$(find "$GATEWAY_GO" -newer "$TOOLS/bin/ol-gateway" -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \))" ]]; then
