@@ -512,11 +512,13 @@ class BytePairTokenizer final : public VocabTokenizer {
         continue;
       }
       const std::string_view piece = text.substr(fragment.offset, fragment.length);
+      const std::string normalized = spec_.hf && spec_.hf->nfc ? unicode::nfc(piece) : std::string(piece);
       if (byte_level_) {
-        for (const std::string& word : pre_tokenize(piece, rules_)) encode_word(word, ids);
+        const unicode::Classes classes = spec_.hf ? unicode::Classes::HfTokenizers : unicode::Classes::LlamaCpp;
+        for (const std::string& word : pre_tokenize(normalized, rules_, classes)) encode_word(word, ids);
         continue;
       }
-      const std::string spaced = space_symbol_text(piece, fragment.offset == 0);
+      const std::string spaced = space_symbol_text(normalized, fragment.offset == 0);
       // The normalized text is split again on the added tokens that match normalized.
       const std::vector<Fragment> parts = partition_leftmost_longest(spaced, parse_special, normalized_added_);
       for (const Fragment& part : parts) {

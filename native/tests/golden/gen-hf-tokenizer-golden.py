@@ -1,10 +1,11 @@
 """Writes the tokenizer.json golden data: Hugging Face `tokenizers`' ids for ~470 varied strings.
 
 For each fixture it builds a tokenizer.json (as the Hugging Face converters lay them out) from one
-of our test vocabularies, lets `tokenizers` load it, and records, per string: the ids without
-special tokens added (special tokens in the text matched, as `encode` does by default), the ids
-with `encode_special_tokens` (special tokens in the text split like text), the ids with the
-post-processor's special tokens added, and the text `decode` gives back (special tokens kept).
+of our test vocabularies, lets `tokenizers` load it, and records in hf/<name>/golden.json, for each
+string of hf/strings.json: the ids without special tokens added (special tokens in the text
+matched, as `encode` does by default), the ids with `encode_special_tokens` (special tokens in the
+text split like text), the ids with the post-processor's special tokens added, and the text
+`decode` gives back (special tokens kept).
 
   hf/llama3/   byte-level BPE, Llama-3's Split regex, ignore_merges, TemplateProcessing BOS,
                a non-special added token and one with lstrip/rstrip; merges as pairs;
@@ -28,7 +29,6 @@ Run by hand after changing this script (needs `pip install tokenizers`, no model
 
 import json
 import struct
-import unicodedata
 from pathlib import Path
 
 from tokenizers import Tokenizer, __version__ as tokenizers_version
@@ -191,22 +191,32 @@ def sentencepiece_fixtures():
 
 
 def golden_cases(tokenizer, texts):
+    """One case per string, in the order of strings.json; to keep the files small a field that
+    equals "ids" (or "decoded" that equals the string) is left out."""
     cases = []
     for text in texts:
         tokenizer.encode_special_tokens = False
         ids = tokenizer.encode(text, add_special_tokens=False).ids
+        case = {"ids": ids}
         with_special = tokenizer.encode(text, add_special_tokens=True).ids
+        if with_special != ids:
+            case["ids_add_special"] = with_special
         tokenizer.encode_special_tokens = True
         split_special = tokenizer.encode(text, add_special_tokens=False).ids
-        cases.append({"text": text, "ids": ids, "ids_add_special": with_special, "ids_split_special": split_special,
-                      "decoded": tokenizer.decode(ids, skip_special_tokens=False),
-                      "nfc": unicodedata.normalize("NFC", text) == text})
+        if split_special != ids:
+            case["ids_split_special"] = split_special
+        decoded = tokenizer.decode(ids, skip_special_tokens=False)
+        if decoded != text:
+            case["decoded"] = decoded
+        cases.append(case)
     return cases
 
 
 def main():
     llama_cpp_golden = json.loads((GOLDEN_DIR / "smollm2-tokenizer.json").read_text(encoding="utf-8"))
     texts = list(dict.fromkeys([c["text"] for c in llama_cpp_golden["cases"]] + EXTRA_STRINGS))
+    (GOLDEN_DIR / "hf" / "strings.json").write_text(json.dumps(texts, ensure_ascii=False, indent=0) + "\n",
+                                                    encoding="utf-8")
     for name, (tokenizer_json, config) in {**byte_level_fixtures(), **sentencepiece_fixtures()}.items():
         out = GOLDEN_DIR / "hf" / name
         out.mkdir(parents=True, exist_ok=True)
