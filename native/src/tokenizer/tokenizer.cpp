@@ -203,7 +203,8 @@ class VocabTokenizer : public Tokenizer {
       // Tokens marked normalized are looked for in the normalized text when the normalizer writes
       // '▁' (their text normalized the same way), elsewhere in the text as given.
       for (int32_t id : special_tokens_) {
-        if (spec_.hf->spaces_in_normalizer && !match.empty() && match[id].normalized) {
+        if (spec_.kind == TokenizerKind::BytePairSpaceSymbol && spec_.hf->spaces_in_normalizer && !match.empty() &&
+            match[id].normalized) {
           std::string normalized = normalize_spaces(spec_.tokens[id], spec_.hf->space_prefix == SpacePrefix::EveryPiece);
           normalized_added_.add(id, normalized);
           normalized_token_text_.emplace(id, std::move(normalized));
