@@ -147,9 +147,6 @@ std::string normalize_spaces(std::string_view text, bool prefix) {
 // Added tokens by the first byte of the text they match, longest first.
 struct AddedTokenTable {
   std::vector<std::pair<int32_t, std::string>> by_first_byte[256];
-  bool empty() const {
-    return std::all_of(std::begin(by_first_byte), std::end(by_first_byte), [](const auto& v) { return v.empty(); });
-  }
   void add(int32_t id, std::string content) {
     if (content.empty()) return;
     auto& bucket = by_first_byte[static_cast<uint8_t>(content[0])];
@@ -334,47 +331,6 @@ class VocabTokenizer : public Tokenizer {
     return {'<', '0', 'x', kHex[byte >> 4], kHex[byte & 15], '>'};
   }
 
-  // Control and unknown tokens: matched in text only with parse_special, shown only with render_special.
-  static bool is_hidden_special(TokenType type) { return type == TokenType::Control || type == TokenType::Unknown; }
-
-  TokenizerSpec spec_;
-
- private:
-  // Splits the text on special tokens, longest token first, every occurrence, left to right.
-  // Control and unknown tokens only count when parse_special; user-defined ones always do.
-  std::vector<Fragment> partition(std::string_view text, bool parse_special) const {
-    if (spec_.hf) return partition_leftmost_longest(text, parse_special, raw_added_);
-    std::vector<Fragment> fragments;
-    if (text.empty()) return fragments;
-    fragments.push_back({0, text.size(), -1});
-    for (int32_t id : special_tokens_) {
-      if (!parse_special && is_hidden_special(type_of(id))) continue;
-      const std::string& token_text = spec_.tokens[id];
-      std::vector<Fragment> next;
-      next.reserve(fragments.size());
-      for (const Fragment& fragment : fragments) {
-        if (fragment.token >= 0) {
-          next.push_back(fragment);
-          continue;
-        }
-        size_t begin = fragment.offset;
-        const size_t end = fragment.offset + fragment.length;
-        const std::string_view window = text.substr(0, end);
-        for (size_t match = window.find(token_text, begin); match != std::string_view::npos;
-             match = window.find(token_text, begin)) {
-          if (match > begin) next.push_back({begin, match - begin, -1});
-          next.push_back({match, token_text.size(), id});
-          begin = match + token_text.size();
-        }
-        if (end > begin) next.push_back({begin, end - begin, -1});
-      }
-      fragments = std::move(next);
-    }
-    return fragments;
-  }
-
-
- protected:
   // `tokenizers`' split on added tokens: scanning left to right, the longest token that starts at
   // the first position where any does; lstrip / rstrip tokens take the whitespace around them
   // (not beyond the previous match).
@@ -419,8 +375,47 @@ class VocabTokenizer : public Tokenizer {
     return fragments;
   }
 
+  // Control and unknown tokens: matched in text only with parse_special, shown only with render_special.
+  static bool is_hidden_special(TokenType type) { return type == TokenType::Control || type == TokenType::Unknown; }
+
+  TokenizerSpec spec_;
+  // tokenizer.json: added tokens matched in the text as given, and in the normalized text.
+  AddedTokenTable raw_added_, normalized_added_;
 
  private:
+  // Splits the text on special tokens, longest token first, every occurrence, left to right.
+  // Control and unknown tokens only count when parse_special; user-defined ones always do.
+  std::vector<Fragment> partition(std::string_view text, bool parse_special) const {
+    if (spec_.hf) return partition_leftmost_longest(text, parse_special, raw_added_);
+    std::vector<Fragment> fragments;
+    if (text.empty()) return fragments;
+    fragments.push_back({0, text.size(), -1});
+    for (int32_t id : special_tokens_) {
+      if (!parse_special && is_hidden_special(type_of(id))) continue;
+      const std::string& token_text = spec_.tokens[id];
+      std::vector<Fragment> next;
+      next.reserve(fragments.size());
+      for (const Fragment& fragment : fragments) {
+        if (fragment.token >= 0) {
+          next.push_back(fragment);
+          continue;
+        }
+        size_t begin = fragment.offset;
+        const size_t end = fragment.offset + fragment.length;
+        const std::string_view window = text.substr(0, end);
+        for (size_t match = window.find(token_text, begin); match != std::string_view::npos;
+             match = window.find(token_text, begin)) {
+          if (match > begin) next.push_back({begin, match - begin, -1});
+          next.push_back({match, token_text.size(), id});
+          begin = match + token_text.size();
+        }
+        if (end > begin) next.push_back({begin, end - begin, -1});
+      }
+      fragments = std::move(next);
+    }
+    return fragments;
+  }
+
   static bool is_whitespace_at(std::string_view text, size_t offset) {
     const std::vector<uint32_t> cps = unicode::decode_utf8(
         text.substr(offset, std::min(text.size() - offset, unicode::utf8_sequence_length(static_cast<uint8_t>(text[offset])))));
@@ -429,13 +424,7 @@ class VocabTokenizer : public Tokenizer {
 
   TokenIndex token_to_id_;
   std::vector<int32_t> special_tokens_;
-
- protected:
-  // tokenizer.json: added tokens matched in the text as given, and in the normalized text.
-  AddedTokenTable raw_added_, normalized_added_;
-
- private:
-  std::unordered_map<int32_t, std::string> normalized_token_text_;
+  std::unordered_map<int32_t, std::string> normalized_token_text_;  // tokenizer.json: id -> normalized text
 };
 
 // BPE that merges adjacent symbols by merge rank: byte-level (GGUF "gpt2", tokenizer.json with
