@@ -53,6 +53,23 @@ TEST(TokenizerJson, LoadsByteLevelBpe) {
   EXPECT_EQ(tokenizer->decode({3, 5, 0}, true), "hi hi<|endoftext|>");
 }
 
+TEST(TokenizerJson, SplitRegexesMapToTheirRules) {
+  const auto split_then_byte_level = [](const std::string& regex) {
+    return R"({"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":")" + regex +
+           R"("},"behavior":"Isolated","invert":false},{"type":"ByteLevel","add_prefix_space":false,"use_regex":false}]})";
+  };
+  const std::pair<std::string, std::string> known[] = {
+      {R"('s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+)", "gpt-2"},
+      {R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+)",
+       "llama-bpe"},
+      {R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+)",
+       "qwen2"}};
+  for (const auto& [regex, rules] : known)
+    EXPECT_EQ(tokenizer_spec_from_tokenizer_json(byte_level_json(split_then_byte_level(regex))).pre, rules) << regex;
+  const std::string digits = R"({"type":"Sequence","pretokenizers":[{"type":"Digits","individual_digits":true},)" + kGpt2Pre + "]}";
+  EXPECT_EQ(tokenizer_spec_from_tokenizer_json(byte_level_json(digits)).pre, "smollm");
+}
+
 TEST(TokenizerJson, RefusesUnknownLayoutsNamingThePart) {
   EXPECT_NE(refusal(R"({"model":{"type":"Unigram","vocab":[]}})").find("model.type 'Unigram'"), std::string::npos);
   EXPECT_NE(refusal(R"({"model":{"type":"WordPiece","vocab":{}}})").find("WordPiece"), std::string::npos);

@@ -114,8 +114,9 @@ std::string pattern_of(const JsonValue& node, const std::string& where, bool* is
 const std::string kSpaceSymbol = "\xE2\x96\x81";  // '▁'
 
 // The Split regexes of the converters whose rules pre_tokenizer.cpp implements, by the llama.cpp
-// name of those rules.
+// name of those rules (GPT-2's is also ByteLevel's own regex).
 const std::pair<const char*, const char*> kSplitRegexes[] = {
+    {"gpt-2", R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)"},
     {"llama-bpe", R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"},
     {"qwen2", R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"},
 };
@@ -169,7 +170,7 @@ void read_pre_tokenizer(const JsonValue& root, TokenizerSpec& s) {
         refuse(" with a Split that is not Isolated");
       for (const auto& [name, known] : kSplitRegexes)
         if (regex && pattern == known) s.pre = name;
-      if (s.pre.empty()) refuse(" with Split pattern '" + pattern + "' (known: the Llama 3 and Qwen2 regexes)");
+      if (s.pre.empty()) refuse(" with Split pattern '" + pattern + "' (known: the GPT-2, Llama 3 and Qwen2 regexes)");
     } else {
       refuse("");
     }
