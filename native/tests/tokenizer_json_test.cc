@@ -127,6 +127,25 @@ TEST(TokenizerJson, TemplateProcessingAddsBosAndEos) {
   EXPECT_EQ(make_tokenizer(spec)->encode("hi", true, true), (std::vector<int32_t>{0, 3, 6}));
 }
 
+// Metaspace with prepend_scheme "always" and no split, byte fallback in the model but not in the
+// decoder; the expected ids and texts are what `tokenizers` 0.23.3 gives.
+TEST(TokenizerJson, MetaspaceAlwaysWithoutSplitLikeTokenizers) {
+  const std::string json = R"({"added_tokens":[{"id":0,"content":"<unk>","special":true},{"id":1,"content":"<s>","special":true}],
+    "normalizer":null,"pre_tokenizer":{"type":"Metaspace","replacement":"▁","prepend_scheme":"always","split":false},
+    "post_processor":null,"decoder":{"type":"Metaspace","replacement":"▁","prepend_scheme":"always","split":false},
+    "model":{"type":"BPE","unk_token":"<unk>","fuse_unk":true,"byte_fallback":true,
+      "vocab":{"<unk>":0,"<s>":1,"</s>":2,"▁":3,"h":4,"i":5,"▁h":6,"▁hi":7,"hi":8,"<0x0A>":9,"<0xC3>":10,"<0xA9>":11},
+      "merges":["▁ h","h i","▁h i"]}})";
+  const auto tokenizer = make_tokenizer(tokenizer_spec_from_tokenizer_json(json));
+  const std::pair<std::string, std::vector<int32_t>> cases[] = {
+      {"hi hi", {7, 7}}, {" hi", {7}}, {"<s>hi", {1, 7}}, {"hi<s> hi", {7, 1, 7}}, {"hhi\n\xC3\xA9", {6, 8, 9, 10, 11}},
+      {"xx hi", {3, 0, 7}}};
+  for (const auto& [text, ids] : cases) EXPECT_EQ(tokenizer->encode(text, false, true), ids) << text;
+  EXPECT_EQ(tokenizer->decode({1, 7}, true), "<s> hi");
+  EXPECT_EQ(tokenizer->decode({3, 0, 7}, true), "<unk> hi");
+  EXPECT_EQ(tokenizer->decode({6, 8, 9, 10, 11}, true), "hhi<0x0A><0xC3><0xA9>");  // no ByteFallback decoder
+}
+
 class TempDir {
  public:
   TempDir() {

@@ -222,7 +222,9 @@ void read_decoder(const JsonValue& root, TokenizerSpec& s) {
     } else if (type == "Metaspace") {
       spaces_back = true;
       hf.decode_strips_leading_space = string_or(*step, "prepend_scheme", bool_or(*step, "add_prefix_space", true) ? "always" : "never") != "never";
-    } else if (type != "ByteFallback" && type != "Fuse") {
+    } else if (type == "ByteFallback") {
+      hf.decode_byte_fallback = true;
+    } else if (type != "Fuse") {
       unsupported("decoder " + type + " for '▁'-spaced BPE");
     }
   }

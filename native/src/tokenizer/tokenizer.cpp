@@ -478,7 +478,7 @@ class BytePairTokenizer final : public VocabTokenizer {
   std::string hf_piece(const std::string& text) const override {
     if (!byte_level_) {
       // Decoder Replace('▁', ' ') then ByteFallback.
-      if (text.size() == 6 && text.starts_with("<0x") && text[5] == '>' && std::isxdigit(static_cast<uint8_t>(text[3])) &&
+      if (spec_.hf->decode_byte_fallback && text.size() == 6 && text.starts_with("<0x") && text[5] == '>' && std::isxdigit(static_cast<uint8_t>(text[3])) &&
           std::isxdigit(static_cast<uint8_t>(text[4])))
         return std::string(1, static_cast<char>(std::strtol(text.substr(3, 2).c_str(), nullptr, 16)));
       return replace_all(text, kSpaceSymbol, " ");

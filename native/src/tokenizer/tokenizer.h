@@ -56,7 +56,8 @@ struct HfTokenizerOptions {
   // The normalizer (Replace " " -> "▁") writes the '▁'s, not a Metaspace pre-tokenizer: added
   // tokens marked normalized are then matched, normalized, in the normalized text.
   bool spaces_in_normalizer = false;
-  bool decode_strips_leading_space = false;  // decoder Strip(" ", 1, 0)
+  bool decode_strips_leading_space = false;  // decoder Strip(" ", 1, 0), or Metaspace
+  bool decode_byte_fallback = false;         // decoder ByteFallback: <0xNN> tokens give their byte
   std::vector<AddedTokenMatch> added_token_match;  // id -> how it matches (empty: no strip anywhere)
 };
 
