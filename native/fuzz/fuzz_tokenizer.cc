@@ -132,6 +132,7 @@ TokenizerSpec random_spec(FuzzedDataProvider& in, bool& round_trips) {
     hf.split_on_space_symbol = in.ConsumeBool();
     hf.spaces_in_normalizer = in.ConsumeBool();
     hf.decode_strips_leading_space = in.ConsumeBool() && !round_trips;
+    hf.decode_byte_fallback = in.ConsumeBool();
     const size_t rules = in.ConsumeBool() ? spec.tokens.size() : in.ConsumeIntegralInRange<size_t>(0, 3);
     for (size_t i = 0; i < rules; ++i) {
       // Stripping whitespace into a token loses it from the decoded text.
