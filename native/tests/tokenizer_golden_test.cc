@@ -119,6 +119,15 @@ TEST_P(HfGoldenDir, IdsAndDecodedTextEqualHfTokenizers) {
 INSTANTIATE_TEST_SUITE_P(Tokenizer, HfGoldenDir,
                          ::testing::Values("llama3", "qwen2", "gpt2", "smollm", "llama2", "mistral"));
 
+TEST(HfLlama3Directory, ConfigAndPostProcessorGiveSpecialTokensAndTemplate) {
+  const TokenizerSpec spec = tokenizer_spec_from_hf(kGoldenDir + "/hf/llama3");
+  EXPECT_EQ(spec.bos_id, 1);  // TemplateProcessing's <|im_start|>, also the config's bos_token
+  EXPECT_EQ(spec.eos_id, 2);  // the config's <|im_end|>
+  EXPECT_TRUE(spec.add_bos);
+  EXPECT_FALSE(spec.add_eos);
+  EXPECT_EQ(apply_chat_template(spec, {{"user", "Hi"}}, false), "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>");
+}
+
 TEST(SmolLM2Tokenizer, ChatTemplateFromMetadata) {
   const std::unique_ptr<Tokenizer> tokenizer = make_tokenizer(spec_from_gguf_file(model_path()));
   const std::string prompt = apply_chat_template(tokenizer->spec(), {{"user", "What is 2+2?"}}, true);
