@@ -35,7 +35,8 @@ void check_pre_tokenizers(const std::string& text) {
   for (PreTokenizer pre : {PreTokenizer::Default, PreTokenizer::Gpt2, PreTokenizer::Llama3, PreTokenizer::Qwen2,
                            PreTokenizer::SmolLM}) {
     std::string joined;
-    for (const std::string& word : pre_tokenize(text, pre)) {
+    for (const std::string& word : pre_tokenize(text, pre, pre == PreTokenizer::Default ? unicode::Classes::LlamaCpp
+                                                                                     : unicode::Classes::HfTokenizers)) {
       if (word.empty()) violated("empty pre-tokenizer word");
       for (uint32_t cp : unicode::decode_utf8(word)) {
         const int byte = unicode::symbol_to_byte(cp);
@@ -45,6 +46,8 @@ void check_pre_tokenizers(const std::string& text) {
     }
     if (joined != expected) violated("pre-tokenizer words do not cover the text");
   }
+  const std::string composed = unicode::nfc(text);
+  if (unicode::nfc(composed) != composed) violated("NFC is not idempotent");
 }
 
 std::string random_text(FuzzedDataProvider& in, size_t max_length, bool ascii) {
@@ -57,10 +60,12 @@ std::string random_text(FuzzedDataProvider& in, size_t max_length, bool ascii) {
 
 TokenizerSpec random_spec(FuzzedDataProvider& in, bool& round_trips) {
   TokenizerSpec spec;
-  spec.kind = in.ConsumeBool() ? TokenizerKind::BytePairGpt2 : TokenizerKind::SentencePiece;
+  static const TokenizerKind kKinds[] = {TokenizerKind::BytePairGpt2, TokenizerKind::SentencePiece,
+                                         TokenizerKind::BytePairSpaceSymbol};
+  spec.kind = kKinds[in.ConsumeIntegralInRange<size_t>(0, std::size(kKinds) - 1)];
   static const char* kPre[] = {"smollm", "llama-bpe", "qwen2", "gpt-2", "default", "", "unknown-pre"};
   spec.pre = kPre[in.ConsumeIntegralInRange<size_t>(0, std::size(kPre) - 1)];
-  const bool byte_level = spec.kind == TokenizerKind::BytePairGpt2;
+  const bool byte_level = spec.kind == TokenizerKind::BytePairGpt2;  // BytePairSpaceSymbol: like SentencePiece
   // Round-trip mode: every byte symbol present, merges only of tokens whose result is a token,
   // special tokens ASCII and rendered by decode, a pre-tokenizer whose decoding keeps spaces, and
   // no SentencePiece-style prefix space.
@@ -117,6 +122,24 @@ TokenizerSpec random_spec(FuzzedDataProvider& in, bool& round_trips) {
   spec.add_bos = in.ConsumeBool();
   spec.add_eos = in.ConsumeBool();
   spec.add_space_prefix = in.ConsumeBool() && !round_trips;  // decoding drops a prefix space
+  if (in.ConsumeBool()) {  // as from tokenizer.json (NFC would change the text a round trip compares)
+    HfTokenizerOptions& hf = spec.hf.emplace();
+    hf.ignore_merges = in.ConsumeBool();
+    hf.byte_fallback = in.ConsumeBool();
+    hf.fuse_unk = in.ConsumeBool();
+    hf.nfc = in.ConsumeBool() && !round_trips;
+    hf.space_prefix = static_cast<SpacePrefix>(in.ConsumeIntegralInRange<int>(0, 3));
+    hf.split_on_space_symbol = in.ConsumeBool();
+    hf.spaces_in_normalizer = in.ConsumeBool();
+    hf.decode_strips_leading_space = in.ConsumeBool() && !round_trips;
+    hf.decode_byte_fallback = in.ConsumeBool();
+    const size_t rules = in.ConsumeBool() ? spec.tokens.size() : in.ConsumeIntegralInRange<size_t>(0, 3);
+    for (size_t i = 0; i < rules; ++i) {
+      // Stripping whitespace into a token loses it from the decoded text.
+      const bool lstrip = in.ConsumeBool() && !round_trips, rstrip = in.ConsumeBool() && !round_trips;
+      hf.added_token_match.push_back({lstrip, rstrip, in.ConsumeBool()});
+    }
+  }
   return spec;
 }
 

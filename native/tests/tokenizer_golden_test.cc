@@ -71,6 +71,63 @@ INSTANTIATE_TEST_SUITE_P(Tokenizer, GoldenFile,
                                            "bpe-pre-qwen2-tokenizer.json", "bpe-pre-gpt-2-tokenizer.json",
                                            "bpe-pre-default-tokenizer.json", "spm-tokenizer.json"));
 
+// Conformance with Hugging Face `tokenizers`: golden/hf/<name>/ is a Hugging Face tokenizer
+// directory and golden.json what `tokenizers` made of each string of golden/hf/strings.json
+// (written by golden/gen-hf-tokenizer-golden.py): ids with special tokens in the text matched,
+// with the post-processor's tokens added, with special tokens split like text, and the decoded
+// text (a field left out equals "ids", or for "decoded" the string).
+class HfGoldenDir : public ::testing::TestWithParam<const char*> {};
+
+std::vector<int32_t> ids_of(const JsonValue& c, const char* key) {
+  const JsonValue* list = c.find(key);
+  if (list == nullptr) list = c.find("ids");
+  std::vector<int32_t> ids;
+  for (const JsonValue& id : list->as_array(key)) ids.push_back(static_cast<int32_t>(id.as_int("id")));
+  return ids;
+}
+
+TEST_P(HfGoldenDir, IdsAndDecodedTextEqualHfTokenizers) {
+  const std::string dir = kGoldenDir + "/hf/" + GetParam();
+  const JsonValue strings = JsonValue::parse(read_text_file(kGoldenDir + "/hf/strings.json", 16 << 20));
+  const JsonValue golden = JsonValue::parse(read_text_file(dir + "/golden.json", 16 << 20));
+  const std::unique_ptr<Tokenizer> tokenizer = make_tokenizer(tokenizer_spec_from_hf(dir));
+  const auto& texts = strings.as_array("strings");
+  const auto& cases = golden.find("cases")->as_array("cases");
+  ASSERT_EQ(cases.size(), texts.size());
+  ASSERT_GE(cases.size(), 400u);
+  size_t mismatches = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const JsonValue& c = cases[i];
+    const std::string& text = texts[i].as_string("text");
+    const JsonValue* decoded_field = c.find("decoded");
+    const std::string& expected_text = decoded_field != nullptr ? decoded_field->as_string("decoded") : text;
+    const std::vector<int32_t> ids = tokenizer->encode(text, false, true);
+    const std::vector<int32_t> with_special = tokenizer->encode(text, true, true);
+    const std::vector<int32_t> split_special = tokenizer->encode(text, false, false);
+    const std::string decoded = tokenizer->decode(ids, true);
+    const bool same = ids == ids_of(c, "ids") && with_special == ids_of(c, "ids_add_special") &&
+                      split_special == ids_of(c, "ids_split_special") && decoded == expected_text;
+    if (!same) ++mismatches;
+    EXPECT_EQ(ids, ids_of(c, "ids")) << "text: \"" << text << "\"";
+    EXPECT_EQ(with_special, ids_of(c, "ids_add_special")) << "text: \"" << text << "\" (special tokens added)";
+    EXPECT_EQ(split_special, ids_of(c, "ids_split_special")) << "text: \"" << text << "\" (special tokens split)";
+    EXPECT_EQ(decoded, expected_text) << "text: \"" << text << "\"";
+  }
+  EXPECT_EQ(mismatches, 0u) << "of " << cases.size() << " golden strings";
+}
+
+INSTANTIATE_TEST_SUITE_P(Tokenizer, HfGoldenDir,
+                         ::testing::Values("llama3", "qwen2", "gpt2", "smollm", "llama2", "mistral"));
+
+TEST(HfLlama3Directory, ConfigAndPostProcessorGiveSpecialTokensAndTemplate) {
+  const TokenizerSpec spec = tokenizer_spec_from_hf(kGoldenDir + "/hf/llama3");
+  EXPECT_EQ(spec.bos_id, 1);  // TemplateProcessing's <|im_start|>, also the config's bos_token
+  EXPECT_EQ(spec.eos_id, 2);  // the config's <|im_end|>
+  EXPECT_TRUE(spec.add_bos);
+  EXPECT_FALSE(spec.add_eos);
+  EXPECT_EQ(apply_chat_template(spec, {{"user", "Hi"}}, false), "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>");
+}
+
 TEST(SmolLM2Tokenizer, ChatTemplateFromMetadata) {
   const std::unique_ptr<Tokenizer> tokenizer = make_tokenizer(spec_from_gguf_file(model_path()));
   const std::string prompt = apply_chat_template(tokenizer->spec(), {{"user", "What is 2+2?"}}, true);

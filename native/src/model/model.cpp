@@ -263,7 +263,7 @@ std::unique_ptr<Model> load_hf(const std::string& dir) {
   std::string spec_error;
   TokenizerSpec spec;
   try {
-    spec = tokenizer_spec_from_hf(dir, arch_name);
+    spec = tokenizer_spec_from_hf(dir);
   } catch (const Error& e) {
     spec_error = e.what();
   }

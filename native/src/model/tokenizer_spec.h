@@ -10,9 +10,14 @@
 namespace ol {
 
 TokenizerSpec tokenizer_spec_from_gguf(const GgufFile& gguf);
-// Parses tokenizer.json text (byte-level BPE); `model_type` (config.json) picks the pre-tokenizer
-// when the JSON does not identify it.
-TokenizerSpec tokenizer_spec_from_tokenizer_json(const std::string& json, const std::string& model_type);
-TokenizerSpec tokenizer_spec_from_hf(const std::string& dir, const std::string& model_type);
+// Parses tokenizer.json text: BPE, byte-level (GPT-2, SmolLM, Llama 3, Qwen2 pre-tokenizers) or
+// over '▁'-spaced text (Llama 2 / Mistral layouts), its added tokens and TemplateProcessing
+// BOS/EOS. The spec reproduces Hugging Face `tokenizers` (spec.hf is set). Layouts it does not
+// know are refused naming the part.
+TokenizerSpec tokenizer_spec_from_tokenizer_json(const std::string& json);
+// A Hugging Face directory: tokenizer.json, plus tokenizer_config.json (bos/eos/unk/pad tokens,
+// add_bos_token / add_eos_token where tokenizer.json has no post-processor, chat_template) and
+// chat_template.jinja when present.
+TokenizerSpec tokenizer_spec_from_hf(const std::string& dir);
 
 }  // namespace ol

@@ -9,8 +9,6 @@
 namespace ol {
 namespace {
 
-using unicode::flags;
-
 // A split works on code points and keeps llama.cpp's model: the text is a list of pieces (lengths
 // in code points); each rule re-splits every piece on its own, so no rule looks across a piece
 // boundary, and both matches and the text between them become pieces.
@@ -56,9 +54,10 @@ constexpr uint32_t kOutOfRange = 0xFFFFFFFF;
 // Accessors that treat everything outside [begin, end) as absent, as lookaheads must.
 struct Window {
   const std::vector<uint32_t>& cps;
+  const std::vector<uint16_t>& flags;  // of each code point
   size_t begin, end;
   uint32_t cp(size_t pos) const { return pos >= begin && pos < end ? cps[pos] : kOutOfRange; }
-  uint16_t flag(size_t pos) const { return pos >= begin && pos < end ? flags(cps[pos]) : 0; }
+  uint16_t flag(size_t pos) const { return pos >= begin && pos < end ? flags[pos] : 0; }
 };
 
 bool is_letter(uint16_t f) { return f & unicode::kLetter; }
@@ -100,9 +99,9 @@ size_t space_run_end(const Window& w, size_t pos) {
 // The scan both GPT-2-style rules share: at each position a contraction, else the word that
 // word_end(w, pos) says ends there (after pos), becomes the next piece.
 template <typename WordEnd>
-void split_words(const std::vector<uint32_t>& cps, size_t begin, size_t end, bool ignore_case, Pieces& out,
-                 WordEnd word_end) {
-  const Window w{cps, begin, end};
+void split_words(const std::vector<uint32_t>& cps, const std::vector<uint16_t>& flags, size_t begin, size_t end,
+                 bool ignore_case, Pieces& out, WordEnd word_end) {
+  const Window w{cps, flags, begin, end};
   size_t pos = begin;
   while (pos < end) {
     const size_t contraction = contraction_length(w, pos, ignore_case);
@@ -113,8 +112,9 @@ void split_words(const std::vector<uint32_t>& cps, size_t begin, size_t end, boo
 }
 
 // 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-void split_gpt2(const std::vector<uint32_t>& cps, size_t begin, size_t end, Pieces& out) {
-  split_words(cps, begin, end, false, out, [](const Window& w, size_t pos) {
+void split_gpt2(const std::vector<uint32_t>& cps, const std::vector<uint16_t>& flags, size_t begin, size_t end,
+                Pieces& out) {
+  split_words(cps, flags, begin, end, false, out, [](const Window& w, size_t pos) {
     const bool space = w.cp(pos) == ' ';
     const uint16_t head = w.flag(pos + (space ? 1 : 0));
     size_t stop = pos + (space ? 1 : 0);
@@ -136,8 +136,9 @@ void split_gpt2(const std::vector<uint32_t>& cps, size_t begin, size_t end, Piec
 
 // (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,max_digits}| ?[^\s\p{L}\p{N}]+[\r\n]*|
 // \s*[\r\n]+|\s+(?!\S)|\s+
-void split_llama3(const std::vector<uint32_t>& cps, size_t begin, size_t end, size_t max_digits, Pieces& out) {
-  split_words(cps, begin, end, true, out, [max_digits](const Window& w, size_t pos) {
+void split_llama3(const std::vector<uint32_t>& cps, const std::vector<uint16_t>& flags, size_t begin, size_t end,
+                  size_t max_digits, Pieces& out) {
+  split_words(cps, flags, begin, end, true, out, [max_digits](const Window& w, size_t pos) {
     const uint32_t cp = w.cp(pos);
     const uint16_t f = w.flag(pos);
     if (!is_newline(cp) && !is_number(f) && (is_letter(f) || is_letter(w.flag(pos + 1)))) {
@@ -214,17 +215,19 @@ PreTokenizerConfig pre_tokenizer_config(std::string_view name) {
                            "' (supported: default, gpt-2, llama-bpe, qwen2, smollm and their llama.cpp aliases)");
 }
 
-std::vector<std::string> pre_tokenize(std::string_view text, PreTokenizer pre) {
+std::vector<std::string> pre_tokenize(std::string_view text, PreTokenizer pre, unicode::Classes classes) {
   const std::vector<uint32_t> cps = unicode::decode_utf8(text);
+  std::vector<uint16_t> flags(cps.size());
+  for (size_t i = 0; i < cps.size(); ++i) flags[i] = unicode::flags(cps[i], classes);
   Pieces pieces;
   if (!cps.empty()) pieces.push_back(cps.size());
-  const auto gpt2 = [&](size_t b, size_t e, Pieces& out) { split_gpt2(cps, b, e, out); };
+  const auto gpt2 = [&](size_t b, size_t e, Pieces& out) { split_gpt2(cps, flags, b, e, out); };
   switch (pre) {
     case PreTokenizer::Default: {
       // [\p{P}\$\+<=>\^~\|]+, then GPT-2, then \p{N}+, then [0-9][0-9][0-9]
       const auto punct = [&](size_t p) {
         const uint32_t cp = cps[p];
-        return (flags(cp) & unicode::kPunctuation) || cp == '$' || cp == '+' || cp == '<' || cp == '=' ||
+        return (flags[p] & unicode::kPunctuation) || cp == '$' || cp == '+' || cp == '<' || cp == '=' ||
                cp == '>' || cp == '^' || cp == '~' || cp == '|';
       };
       pieces = split_matches(pieces, [&](size_t p, size_t e) {
@@ -235,7 +238,7 @@ std::vector<std::string> pre_tokenize(std::string_view text, PreTokenizer pre) {
       pieces = split_each(pieces, gpt2);
       pieces = split_matches(pieces, [&](size_t p, size_t e) {
         size_t stop = p;
-        while (stop < e && is_number(flags(cps[stop]))) ++stop;
+        while (stop < e && is_number(flags[stop])) ++stop;
         return stop - p;
       });
       pieces = split_matches(pieces, [&](size_t p, size_t e) -> size_t {
@@ -249,12 +252,12 @@ std::vector<std::string> pre_tokenize(std::string_view text, PreTokenizer pre) {
     case PreTokenizer::Llama3:
     case PreTokenizer::Qwen2: {
       const size_t max_digits = pre == PreTokenizer::Llama3 ? 3 : 1;
-      pieces = split_each(pieces, [&](size_t b, size_t e, Pieces& out) { split_llama3(cps, b, e, max_digits, out); });
+      pieces = split_each(pieces, [&](size_t b, size_t e, Pieces& out) { split_llama3(cps, flags, b, e, max_digits, out); });
       break;
     }
     case PreTokenizer::SmolLM:
       // \p{N}, then GPT-2
-      pieces = split_matches(pieces, [&](size_t p, size_t) -> size_t { return is_number(flags(cps[p])) ? 1 : 0; });
+      pieces = split_matches(pieces, [&](size_t p, size_t) -> size_t { return is_number(flags[p]) ? 1 : 0; });
       pieces = split_each(pieces, gpt2);
       break;
   }

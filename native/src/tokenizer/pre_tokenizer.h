@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "unicode.h"
+
 namespace ol {
 
 enum class PreTokenizer {
@@ -27,7 +29,9 @@ struct PreTokenizerConfig {
 // rule set not implemented here.
 PreTokenizerConfig pre_tokenizer_config(std::string_view name);
 
-// The words of `text`, each already byte-level encoded (every byte as its GPT-2 symbol).
-std::vector<std::string> pre_tokenize(std::string_view text, PreTokenizer pre);
+// The words of `text`, each already byte-level encoded (every byte as its GPT-2 symbol), with
+// code point classes from llama.cpp's Unicode version or `tokenizers`'.
+std::vector<std::string> pre_tokenize(std::string_view text, PreTokenizer pre,
+                                      unicode::Classes classes = unicode::Classes::LlamaCpp);
 
 }  // namespace ol

@@ -4,6 +4,7 @@
 #include "tokenizer.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <optional>
 #include <queue>
@@ -123,6 +124,37 @@ void merge_symbols(std::vector<Symbol>& symbols, Worse worse, PairRank pair_rank
   }
 }
 
+constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";  // U+2581 '▁'
+
+std::string replace_all(std::string_view text, std::string_view from, std::string_view to) {
+  std::string out;
+  size_t begin = 0;
+  for (size_t at = text.find(from); at != std::string_view::npos; at = text.find(from, begin)) {
+    out.append(text.substr(begin, at - begin)).append(to);
+    begin = at + from.size();
+  }
+  out.append(text.substr(begin));
+  return out;
+}
+
+// Spaces become '▁', with one in front when `prefix` (tokenizer.json normalizer Replace / Prepend).
+std::string normalize_spaces(std::string_view text, bool prefix) {
+  std::string spaced = replace_all(text, " ", kSpaceSymbol);
+  if (prefix && !spaced.empty()) spaced.insert(0, kSpaceSymbol);
+  return spaced;
+}
+
+// Added tokens by the first byte of the text they match, longest first.
+struct AddedTokenTable {
+  std::vector<std::pair<int32_t, std::string>> by_first_byte[256];
+  void add(int32_t id, std::string content) {
+    if (content.empty()) return;
+    auto& bucket = by_first_byte[static_cast<uint8_t>(content[0])];
+    const auto at = std::find_if(bucket.begin(), bucket.end(), [&](const auto& e) { return e.second.size() < content.size(); });
+    bucket.insert(at, {id, std::move(content)});
+  }
+};
+
 // Vocabulary, special tokens and everything both tokenizers share.
 class VocabTokenizer : public Tokenizer {
  public:
@@ -161,6 +193,23 @@ class VocabTokenizer : public Tokenizer {
     std::stable_sort(special_tokens_.begin(), special_tokens_.end(), [&](int32_t a, int32_t b) {
       return spec_.tokens[a].size() > spec_.tokens[b].size();
     });
+    if (spec_.hf) {
+      const auto& match = spec_.hf->added_token_match;
+      if (!match.empty() && match.size() != n)
+        invalid_spec(std::to_string(match.size()) + " added-token match rules for " + std::to_string(n) + " tokens");
+      // Tokens marked normalized are looked for in the normalized text when the normalizer writes
+      // '▁' (their text normalized the same way), elsewhere in the text as given.
+      for (int32_t id : special_tokens_) {
+        if (spec_.kind == TokenizerKind::BytePairSpaceSymbol && spec_.hf->spaces_in_normalizer && !match.empty() &&
+            match[id].normalized) {
+          std::string normalized = normalize_spaces(spec_.tokens[id], spec_.hf->space_prefix == SpacePrefix::EveryPiece);
+          normalized_added_.add(id, normalized);
+          normalized_token_text_.emplace(id, std::move(normalized));
+        } else {
+          raw_added_.add(id, spec_.tokens[id]);
+        }
+      }
+    }
   }
 
   int32_t n_vocab() const override { return static_cast<int32_t>(spec_.tokens.size()); }
@@ -169,7 +218,7 @@ class VocabTokenizer : public Tokenizer {
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const override {
     std::vector<int32_t> ids;
     if (add_special && spec_.add_bos) ids.push_back(spec_.bos_id);
-    encode_fragments(text, partition(text, parse_special), ids);
+    encode_fragments(text, partition(text, parse_special), parse_special, ids);
     if (add_special && spec_.add_eos) ids.push_back(spec_.eos_id);
     return ids;
   }
@@ -178,6 +227,12 @@ class VocabTokenizer : public Tokenizer {
     check_id(id);
     const TokenType type = type_of(id);
     const std::string& text = spec_.tokens[id];
+    if (spec_.hf) {
+      // `tokenizers` names a token matched in normalized text by that text, which is then no
+      // special token's name, so it is not skipped either.
+      if (const auto it = normalized_token_text_.find(id); it != normalized_token_text_.end()) return hf_piece(it->second);
+      return type == TokenType::Control && !render_special ? std::string() : hf_piece(text);
+    }
     if (is_hidden_special(type)) return render_special ? text : std::string();
     if (type == TokenType::UserDefined) return text;
     return vocabulary_piece(type, text);
@@ -185,6 +240,12 @@ class VocabTokenizer : public Tokenizer {
 
   std::string decode(const std::vector<int32_t>& ids, bool render_special) const override {
     std::string text;
+    if (spec_.hf) {
+      // `tokenizers`: skipped special tokens are gone before the decoder's Strip sees the text.
+      for (int32_t id : ids) text += token_to_piece(id, render_special);
+      if (spec_.hf->decode_strips_leading_space && !text.empty() && text[0] == ' ') text.erase(0, 1);
+      return text;
+    }
     // A SentencePiece prefix space is dropped from the first piece only.
     bool strip_space = spec_.add_space_prefix;
     for (int32_t id : ids) {
@@ -198,11 +259,13 @@ class VocabTokenizer : public Tokenizer {
   }
 
  protected:
-  virtual void encode_fragments(std::string_view text, const std::vector<Fragment>& fragments,
+  virtual void encode_fragments(std::string_view text, const std::vector<Fragment>& fragments, bool parse_special,
                                 std::vector<int32_t>& ids) const = 0;
   virtual bool cleans_spaces() const { return false; }
   // The text of a normal, byte, unused or undefined token, as this vocabulary encodes it.
   virtual std::string vocabulary_piece(TokenType type, const std::string& text) const = 0;
+  // What the tokenizer.json decoder makes of one token's text (tokenizers with spec.hf only).
+  virtual std::string hf_piece(const std::string& text) const { return text; }
 
   TokenType type_of(int32_t id) const { return spec_.types.empty() ? TokenType::Normal : spec_.types[id]; }
 
@@ -234,15 +297,96 @@ class VocabTokenizer : public Tokenizer {
     }
   }
 
+  // `tokenizers`' BPE for symbols that are no token: the <0xNN> token of each byte when the model
+  // has byte_fallback and all of them exist, else the unknown token (once for a run of them with
+  // fuse_unk), else nothing.
+  void push_symbol_tokens_hf(std::string_view text, const std::vector<Symbol>& symbols, std::vector<int32_t>& ids) const {
+    bool after_unknown = false;
+    for (int i = symbols.empty() ? -1 : 0; i >= 0; i = symbols[i].next) {
+      const std::string_view piece = text.substr(symbols[i].offset, symbols[i].length);
+      if (int32_t id = find_token(piece); id >= 0) {
+        ids.push_back(id);
+        after_unknown = false;
+        continue;
+      }
+      if (spec_.hf->byte_fallback) {
+        std::vector<int32_t> bytes;
+        for (char byte : piece) {
+          if (int32_t id = find_token(byte_token_name(static_cast<uint8_t>(byte))); id >= 0) bytes.push_back(id);
+        }
+        if (bytes.size() == piece.size()) {
+          ids.insert(ids.end(), bytes.begin(), bytes.end());
+          after_unknown = false;
+          continue;
+        }
+      }
+      if (spec_.unk_id >= 0 && !(after_unknown && spec_.hf->fuse_unk)) ids.push_back(spec_.unk_id);
+      after_unknown = spec_.unk_id >= 0;
+    }
+  }
+
+  // "<0x4A>" for 0x4A: SentencePiece's byte token names.
+  static std::string byte_token_name(uint8_t byte) {
+    static const char* kHex = "0123456789ABCDEF";
+    return {'<', '0', 'x', kHex[byte >> 4], kHex[byte & 15], '>'};
+  }
+
+  // `tokenizers`' split on added tokens: scanning left to right, the longest token that starts at
+  // the first position where any does; lstrip / rstrip tokens take the whitespace around them
+  // (not beyond the previous match).
+  std::vector<Fragment> partition_leftmost_longest(std::string_view text, bool parse_special,
+                                                  const AddedTokenTable& table) const {
+    std::vector<Fragment> fragments;
+    const auto& match_rules = spec_.hf->added_token_match;
+    size_t raw_begin = 0;
+    for (size_t pos = 0; pos < text.size();) {
+      int32_t found = -1;
+      size_t found_length = 0;
+      for (const auto& [id, content] : table.by_first_byte[static_cast<uint8_t>(text[pos])]) {
+        if ((parse_special || !is_hidden_special(type_of(id))) && text.substr(pos).starts_with(content)) {
+          found = id;
+          found_length = content.size();
+          break;
+        }
+      }
+      if (found < 0) {
+        ++pos;
+        continue;
+      }
+      size_t begin = pos, end = pos + found_length;
+      const AddedTokenMatch rule = match_rules.empty() ? AddedTokenMatch{} : match_rules[found];
+      if (rule.lstrip) {
+        for (size_t before = begin; before > raw_begin;) {
+          size_t lead = before - 1;
+          while (lead > raw_begin && (static_cast<uint8_t>(text[lead]) & 0xC0) == 0x80) --lead;
+          if (!is_whitespace_at(text, lead)) break;
+          before = begin = lead;
+        }
+      }
+      if (rule.rstrip) {
+        while (end < text.size() && is_whitespace_at(text, end))
+          end += std::min(text.size() - end, unicode::utf8_sequence_length(static_cast<uint8_t>(text[end])));
+      }
+      if (begin > raw_begin) fragments.push_back({raw_begin, begin - raw_begin, -1});
+      fragments.push_back({begin, end - begin, found});
+      raw_begin = pos = end;
+    }
+    if (text.size() > raw_begin) fragments.push_back({raw_begin, text.size() - raw_begin, -1});
+    return fragments;
+  }
+
   // Control and unknown tokens: matched in text only with parse_special, shown only with render_special.
   static bool is_hidden_special(TokenType type) { return type == TokenType::Control || type == TokenType::Unknown; }
 
   TokenizerSpec spec_;
+  // tokenizer.json: added tokens matched in the text as given, and in the normalized text.
+  AddedTokenTable raw_added_, normalized_added_;
 
  private:
   // Splits the text on special tokens, longest token first, every occurrence, left to right.
   // Control and unknown tokens only count when parse_special; user-defined ones always do.
   std::vector<Fragment> partition(std::string_view text, bool parse_special) const {
+    if (spec_.hf) return partition_leftmost_longest(text, parse_special, raw_added_);
     std::vector<Fragment> fragments;
     if (text.empty()) return fragments;
     fragments.push_back({0, text.size(), -1});
@@ -272,15 +416,33 @@ class VocabTokenizer : public Tokenizer {
     return fragments;
   }
 
+  static bool is_whitespace_at(std::string_view text, size_t offset) {
+    const std::vector<uint32_t> cps = unicode::decode_utf8(
+        text.substr(offset, std::min(text.size() - offset, unicode::utf8_sequence_length(static_cast<uint8_t>(text[offset])))));
+    return cps.size() == 1 && (unicode::flags(cps[0]) & unicode::kWhitespace);
+  }
+
   TokenIndex token_to_id_;
   std::vector<int32_t> special_tokens_;
+  std::unordered_map<int32_t, std::string> normalized_token_text_;  // tokenizer.json: id -> normalized text
 };
 
-// Byte-level BPE (GGUF "gpt2"): pre-tokenize, then merge adjacent symbols by merge rank.
+// BPE that merges adjacent symbols by merge rank: byte-level (GGUF "gpt2", tokenizer.json with
+// ByteLevel), words from the pre-tokenizer; or over '▁'-spaced text (tokenizer.json Llama-2 /
+// Mistral layout), words from the space-symbol rules of HfTokenizerOptions.
 class BytePairTokenizer final : public VocabTokenizer {
  public:
   explicit BytePairTokenizer(TokenizerSpec spec)
-      : VocabTokenizer(std::move(spec)), pre_(pre_tokenizer_config(spec_.pre)) {
+      : VocabTokenizer(std::move(spec)), byte_level_(spec_.kind == TokenizerKind::BytePairGpt2) {
+    if (byte_level_) {
+      const PreTokenizerConfig pre = pre_tokenizer_config(spec_.pre);
+      rules_ = pre.rules;
+      ignore_merges_ = spec_.hf ? spec_.hf->ignore_merges : pre.ignore_merges;
+      clean_spaces_ = !spec_.hf && pre.clean_spaces;
+    } else {
+      if (!spec_.hf) invalid_spec("a '▁'-spaced BPE vocabulary comes from tokenizer.json (hf options missing)");
+      ignore_merges_ = spec_.hf->ignore_merges;
+    }
     merge_rank_.reserve(spec_.merges.size());
     for (size_t rank = 0; rank < spec_.merges.size(); ++rank) {
       const std::string& merge = spec_.merges[rank];
@@ -291,6 +453,9 @@ class BytePairTokenizer final : public VocabTokenizer {
       const std::string_view right = std::string_view(merge).substr(space + 1);
       if (find_token(left) < 0 || find_token(right) < 0)
         invalid_spec("merge " + std::to_string(rank) + " '" + merge + "' names a token not in the vocabulary");
+      // `tokenizers` refuses a merge whose result is no token; llama.cpp falls back to bytes.
+      if (spec_.hf && find_token(std::string(left).append(right)) < 0)
+        invalid_spec("merge " + std::to_string(rank) + " '" + merge + "' makes a token not in the vocabulary");
       merge_rank_.emplace(pair_key(left, right), static_cast<int32_t>(rank));  // the first rank wins
     }
   }
@@ -310,22 +475,79 @@ class BytePairTokenizer final : public VocabTokenizer {
     return bytes;
   }
 
-  void encode_fragments(std::string_view text, const std::vector<Fragment>& fragments,
+  std::string hf_piece(const std::string& text) const override {
+    if (!byte_level_) {
+      // Decoder Replace('▁', ' ') then ByteFallback.
+      if (spec_.hf->decode_byte_fallback && text.size() == 6 && text.starts_with("<0x") && text[5] == '>' && std::isxdigit(static_cast<uint8_t>(text[3])) &&
+          std::isxdigit(static_cast<uint8_t>(text[4])))
+        return std::string(1, static_cast<char>(std::strtol(text.substr(3, 2).c_str(), nullptr, 16)));
+      return replace_all(text, kSpaceSymbol, " ");
+    }
+    // Decoder ByteLevel: a token whose every character is a byte symbol gives those bytes, any
+    // other token its own text.
+    std::string bytes;
+    for (uint32_t cp : unicode::decode_utf8(text)) {
+      const int byte = unicode::symbol_to_byte(cp);
+      if (byte < 0) return text;
+      bytes += static_cast<char>(byte);
+    }
+    return bytes;
+  }
+
+  void encode_fragments(std::string_view text, const std::vector<Fragment>& fragments, bool parse_special,
                         std::vector<int32_t>& ids) const override {
     for (const Fragment& fragment : fragments) {
       if (fragment.token >= 0) {
         ids.push_back(fragment.token);
         continue;
       }
-      for (const std::string& word : pre_tokenize(text.substr(fragment.offset, fragment.length), pre_.rules)) {
-        encode_word(word, ids);
+      const std::string_view piece = text.substr(fragment.offset, fragment.length);
+      const std::string normalized = spec_.hf && spec_.hf->nfc ? unicode::nfc(piece) : std::string(piece);
+      if (byte_level_) {
+        const unicode::Classes classes = spec_.hf ? unicode::Classes::HfTokenizers : unicode::Classes::LlamaCpp;
+        for (const std::string& word : pre_tokenize(normalized, rules_, classes)) encode_word(word, ids);
+        continue;
+      }
+      const std::string spaced = space_symbol_text(normalized, fragment.offset == 0);
+      // The normalized text is split again on the added tokens that match normalized.
+      const std::vector<Fragment> parts = partition_leftmost_longest(spaced, parse_special, normalized_added_);
+      for (const Fragment& part : parts) {
+        if (part.token >= 0) {
+          ids.push_back(part.token);
+          continue;
+        }
+        for (const std::string& word : space_symbol_words(spaced.substr(part.offset, part.length))) encode_word(word, ids);
       }
     }
   }
 
-  bool cleans_spaces() const override { return pre_.clean_spaces; }
+  bool cleans_spaces() const override { return clean_spaces_; }
 
  private:
+  // Spaces become '▁', with the prefix the normalizer or Metaspace pre-tokenizer asks for.
+  std::string space_symbol_text(std::string_view piece, bool at_text_start) const {
+    const HfTokenizerOptions& hf = *spec_.hf;
+    std::string spaced = normalize_spaces(piece, hf.space_prefix == SpacePrefix::EveryPiece);
+    const bool starts_spaced = std::string_view(spaced).starts_with(kSpaceSymbol);
+    if ((hf.space_prefix == SpacePrefix::EveryPieceWithoutSpace && !starts_spaced) ||
+        (hf.space_prefix == SpacePrefix::FirstPieceWithoutSpace && !starts_spaced && at_text_start))
+      spaced.insert(0, kSpaceSymbol);
+    return spaced;
+  }
+
+  // Metaspace split starts a new word at every '▁'.
+  std::vector<std::string> space_symbol_words(std::string_view spaced) const {
+    if (!spec_.hf->split_on_space_symbol) return {std::string(spaced)};
+    std::vector<std::string> words;
+    size_t begin = 0;
+    for (size_t at = spaced.find(kSpaceSymbol, 1); at != std::string_view::npos; at = spaced.find(kSpaceSymbol, at + 1)) {
+      if (at > begin) words.emplace_back(spaced.substr(begin, at - begin));
+      begin = at;
+    }
+    words.emplace_back(spaced.substr(begin));
+    return words;
+  }
+
   static std::string pair_key(std::string_view left, std::string_view right) {
     const auto n = static_cast<uint32_t>(left.size());
     std::string key(reinterpret_cast<const char*>(&n), sizeof n);
@@ -339,7 +561,7 @@ class BytePairTokenizer final : public VocabTokenizer {
   }
 
   void encode_word(const std::string& word, std::vector<int32_t>& ids) const {
-    if (pre_.ignore_merges) {
+    if (ignore_merges_) {
       if (int32_t id = find_token(word); id >= 0) {
         ids.push_back(id);
         return;
@@ -352,11 +574,17 @@ class BytePairTokenizer final : public VocabTokenizer {
       const int32_t rank = rank_of(text_of(left), text_of(right));
       return rank >= 0 ? std::optional<int32_t>(rank) : std::nullopt;
     });
+    if (spec_.hf) {
+      push_symbol_tokens_hf(word, symbols, ids);
+      return;
+    }
     // llama.cpp's last resort: single-byte tokens, else nothing.
     push_symbol_tokens(word, symbols, [&](char byte) { return find_token(std::string_view(&byte, 1)); }, ids);
   }
 
-  PreTokenizerConfig pre_;
+  bool byte_level_;
+  PreTokenizer rules_ = PreTokenizer::Gpt2;
+  bool ignore_merges_ = false, clean_spaces_ = false;
   std::unordered_map<std::string, int32_t> merge_rank_;
 };
 
@@ -365,10 +593,8 @@ class BytePairTokenizer final : public VocabTokenizer {
 class SentencePieceTokenizer final : public VocabTokenizer {
  public:
   explicit SentencePieceTokenizer(TokenizerSpec spec) : VocabTokenizer(std::move(spec)) {
-    static const char* kHex = "0123456789ABCDEF";
     for (int byte = 0; byte < 256; ++byte) {
-      const char name[] = {'<', '0', 'x', kHex[byte >> 4], kHex[byte & 15], '>'};
-      int32_t id = find_token(std::string_view(name, sizeof name));
+      int32_t id = find_token(byte_token_name(static_cast<uint8_t>(byte)));
       if (id < 0) id = find_token(std::string(1, static_cast<char>(byte)));
       // llama.cpp aborts here; an unknown-token id (or dropping the byte) keeps bad input harmless.
       byte_token_[byte] = id >= 0 ? id : spec_.unk_id;
@@ -382,7 +608,7 @@ class SentencePieceTokenizer final : public VocabTokenizer {
     return {};
   }
 
-  void encode_fragments(std::string_view text, const std::vector<Fragment>& fragments,
+  void encode_fragments(std::string_view text, const std::vector<Fragment>& fragments, bool,
                         std::vector<int32_t>& ids) const override {
     bool after_special = true;  // the text start counts as following a special token
     for (const Fragment& fragment : fragments) {
@@ -399,19 +625,6 @@ class SentencePieceTokenizer final : public VocabTokenizer {
   }
 
  private:
-  static constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";  // U+2581
-
-  static std::string replace_all(std::string_view text, std::string_view from, std::string_view to) {
-    std::string out;
-    size_t begin = 0;
-    for (size_t at = text.find(from); at != std::string_view::npos; at = text.find(from, begin)) {
-      out.append(text.substr(begin, at - begin)).append(to);
-      begin = at + from.size();
-    }
-    out.append(text.substr(begin));
-    return out;
-  }
-
   // "<0x4A>" -> 0x4A, read like llama.cpp reads it: the hex digits after "<0x" (0 when none).
   static uint8_t byte_of_token(const std::string& text) {
     if (text.size() < 3) return 0;
@@ -440,8 +653,10 @@ class SentencePieceTokenizer final : public VocabTokenizer {
 std::unique_ptr<Tokenizer> make_tokenizer(TokenizerSpec spec) {
   switch (spec.kind) {
     case TokenizerKind::BytePairGpt2:
+    case TokenizerKind::BytePairSpaceSymbol:
       return std::make_unique<BytePairTokenizer>(std::move(spec));
     case TokenizerKind::SentencePiece:
+      if (spec.hf) invalid_spec("tokenizer.json options on a score-merged SentencePiece vocabulary");
       return std::make_unique<SentencePieceTokenizer>(std::move(spec));
   }
   throw std::runtime_error("invalid tokenizer spec: unknown tokenizer kind " +

@@ -15,11 +15,50 @@ namespace ol {
 enum class TokenizerKind {
   BytePairGpt2,   // GGUF tokenizer.ggml.model = "gpt2" / tokenizer.json BPE with ByteLevel
   SentencePiece,  // GGUF tokenizer.ggml.model = "llama" (SPM, byte fallback)
+  // tokenizer.json BPE over text whose spaces are '▁' (U+2581), merged by merge rank, with <0xNN>
+  // byte fallback: the Llama-2 / Mistral layout. Needs `hf`.
+  BytePairSpaceSymbol,
 };
 
 // Same numbering as GGUF's tokenizer.ggml.token_type.
 enum class TokenType : int32_t {
   Undefined = 0, Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6,
+};
+
+// Where a tokenizer.json puts a '▁' before a piece of text (a piece: the text between added tokens).
+enum class SpacePrefix {
+  None,
+  EveryPiece,               // normalizer Prepend("▁")
+  EveryPieceWithoutSpace,   // Metaspace prepend_scheme "always": unless the piece starts with a space
+  FirstPieceWithoutSpace,   // Metaspace prepend_scheme "first": only the piece at the text's start
+};
+
+// How a tokenizer.json token from added_tokens is matched in text.
+struct AddedTokenMatch {
+  bool lstrip = false, rstrip = false;  // the match takes the whitespace before / after it
+  bool normalized = false;              // matched in the normalized text (see spaces_in_normalizer)
+};
+
+// What a tokenizer.json asks for where Hugging Face `tokenizers` and llama.cpp differ. Set by the
+// tokenizer.json loader; with it the tokenizer reproduces `tokenizers`: added tokens are matched
+// leftmost-longest (special ones only with parse_special, as `encode_special_tokens` = false),
+// BPE symbols outside the vocabulary fall back to <0xNN> tokens or the unknown token, decoding
+// skips special tokens unless render_special and applies no llama.cpp space clean-up.
+struct HfTokenizerOptions {
+  bool ignore_merges = false;  // model.ignore_merges: a word that is a token is not merged
+  bool byte_fallback = false;  // model.byte_fallback
+  bool fuse_unk = false;       // model.fuse_unk: adjacent unknown symbols give one unknown token
+  bool nfc = false;            // normalizer NFC
+  // BytePairSpaceSymbol: the normalizer's or Metaspace pre-tokenizer's '▁' prefix; Metaspace
+  // split (each '▁' starts a new word).
+  SpacePrefix space_prefix = SpacePrefix::None;
+  bool split_on_space_symbol = false;
+  // The normalizer (Replace " " -> "▁") writes the '▁'s, not a Metaspace pre-tokenizer: added
+  // tokens marked normalized are then matched, normalized, in the normalized text.
+  bool spaces_in_normalizer = false;
+  bool decode_strips_leading_space = false;  // decoder Strip(" ", 1, 0), or Metaspace
+  bool decode_byte_fallback = false;         // decoder ByteFallback: <0xNN> tokens give their byte
+  std::vector<AddedTokenMatch> added_token_match;  // id -> how it matches (empty: no strip anywhere)
 };
 
 struct TokenizerSpec {
@@ -35,6 +74,7 @@ struct TokenizerSpec {
   bool add_bos = false, add_eos = false;
   bool add_space_prefix = false;        // SentencePiece: prepend a space
   std::string chat_template;            // jinja source from metadata (may be empty)
+  std::optional<HfTokenizerOptions> hf;  // set for tokenizer.json: behave like HF `tokenizers`
 };
 
 // Immutable once made: every method is const and keeps no cache, so one tokenizer may serve many

@@ -23,7 +23,14 @@ enum Flag : uint16_t {
   kWhitespace = 256,
 };
 
-uint16_t flags(uint32_t cp);
+// Which Unicode version's classes: llama.cpp's table is 15.1, Hugging Face `tokenizers`' regex
+// engine has 16.0.
+enum class Classes { LlamaCpp, HfTokenizers };
+
+uint16_t flags(uint32_t cp, Classes classes = Classes::LlamaCpp);
+
+// Unicode 16.0 NFC (as `tokenizers`' NFC normalizer); bad UTF-8 is first decoded leniently.
+std::string nfc(std::string_view text);
 
 // Decodes leniently like llama.cpp: a byte that does not start a complete sequence becomes U+FFFD
 // and decoding resumes at the next byte.
