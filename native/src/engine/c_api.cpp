@@ -24,6 +24,7 @@
 #include "forward_cuda.h"
 #endif
 #include "runtime/kv_cache.h"
+#include "runtime/profile.h"
 #include "runtime/sampling.h"
 #include "runtime/thread_pool.h"
 
@@ -264,7 +265,10 @@ void ol_engine::run_scheduler() {
       std::unique_lock<std::mutex> lock(mutex);
       if (running.empty()) {
         // Nothing runnable: sleep until work arrives (briefly when adapters are loading).
-        if (waiting.empty()) cv.wait(lock, [&] { return stop || !incoming.empty(); });
+        if (waiting.empty()) {
+          profile::report();  // the burst of work that just ended
+          cv.wait(lock, [&] { return stop || !incoming.empty(); });
+        }
         else cv.wait_for(lock, std::chrono::milliseconds(1));
       }
       if (stop) break;
@@ -325,6 +329,8 @@ void ol_engine::run_scheduler() {
 
     // One step: every decoding sequence contributes its next token, prefilling ones a chunk, within
     // the token budget. Decodes go first so generation never stalls behind long prompts.
+    profile::Timer step_timer(profile::kStep);
+    profile::count_step();
     std::vector<BatchSequence> batch;
     std::vector<Request*> in_batch;
     int32_t budget = params.max_batch_tokens;
@@ -365,6 +371,7 @@ void ol_engine::run_scheduler() {
       continue;
     }
     try {
+      profile::Timer forward_timer(profile::kForward);
       forward->run(batch, logits);
     } catch (const std::exception& e) {
       for (auto& r : running) finish(*r, OL_FINISH_ERROR, std::string("forward pass failed: ") + e.what());
@@ -372,6 +379,7 @@ void ol_engine::run_scheduler() {
       continue;
     }
     const int32_t n_vocab = model.hp.n_vocab;
+    profile::Timer sample_timer(profile::kSample);
     std::set<Request*> done;
     for (size_t i = 0; i < batch.size(); ++i) {
       Request& r = *in_batch[i];

@@ -18,6 +18,7 @@
 
 #include "cpu/quant.h"
 #include "runtime/forward_cpu.h"
+#include "runtime/profile.h"
 
 namespace ol {
 
@@ -198,6 +199,7 @@ LoraCpu::LoraCpu(std::string_view isa) : avx512_(isa == "avx512") {}
 void LoraCpu::apply(const BatchPlan& plan, int layer, LinearKind kind, const float* in, int64_t n_in, float* out, int64_t n_out,
                     ThreadPool& pool) {
   (void)n_in;  // the matrices carry their own dimensions (validated against the model at load)
+  profile::Timer timer(profile::kLora);
   segments_.clear();
   shrink_items_.clear();
   size_t t_size = 0;
