@@ -6,11 +6,13 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <set>
 #include <thread>
 
 #include "engine_test_util.h"
 #include "model_writers.h"
+#include "runtime/sampling.h"
 
 using namespace ol;
 using namespace ol::test;
@@ -175,6 +177,20 @@ TEST(Generation, RequestsQueueWhenTheKvPoolIsSmall) {
   ol_request r = greedy_request(too_long, 4);
   EXPECT_EQ(ol_engine_submit(e.get(), &r, Generation::callback, nullptr, nullptr), OL_ERR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(ol_last_error()).find("KV cache"), std::string::npos) << ol_last_error();
+}
+
+TEST(Sampling, ArgmaxIsTheFirstLargestLogit) {
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> level(-40, 40);  // few distinct values: many ties
+  for (int32_t n : {1, 2, 15, 16, 17, 33, 1000, 49152}) {
+    std::vector<float> logits(static_cast<size_t>(n));
+    for (int trial = 0; trial < 20; ++trial) {
+      for (float& v : logits) v = static_cast<float>(level(rng)) * 0.25f;
+      EXPECT_EQ(ol::argmax(logits.data(), n), std::max_element(logits.begin(), logits.end()) - logits.begin()) << n;
+    }
+    logits.back() = 1e30f;  // the largest in the tail after the last full block
+    EXPECT_EQ(ol::argmax(logits.data(), n), n - 1);
+  }
 }
 
 TEST(Generation, SamplingIsReproducibleWithASeed) {

@@ -258,7 +258,10 @@ ol_finish_reason ol_engine::emit_token(Request& r, int32_t token) {
 
 void ol_engine::run_scheduler() {
   std::vector<std::unique_ptr<Request>> waiting, running;
+  // Per-step lists, kept across steps so a step allocates nothing once warm.
   std::vector<float> logits;
+  std::vector<BatchSequence> batch;
+  std::vector<Request*> order, in_batch, done;
   for (;;) {
     std::set<uint64_t> to_cancel;
     {
@@ -331,10 +334,11 @@ void ol_engine::run_scheduler() {
     // the token budget. Decodes go first so generation never stalls behind long prompts.
     profile::Timer step_timer(profile::kStep);
     profile::count_step();
-    std::vector<BatchSequence> batch;
-    std::vector<Request*> in_batch;
+    batch.clear();
+    in_batch.clear();
+    order.clear();
+    done.clear();
     int32_t budget = params.max_batch_tokens;
-    std::vector<Request*> order;
     for (auto& r : running)
       if (r->tokens.size() - r->n_cached == 1) order.push_back(r.get());
     for (auto& r : running)
@@ -380,7 +384,6 @@ void ol_engine::run_scheduler() {
     }
     const int32_t n_vocab = model.hp.n_vocab;
     profile::Timer sample_timer(profile::kSample);
-    std::set<Request*> done;
     for (size_t i = 0; i < batch.size(); ++i) {
       Request& r = *in_batch[i];
       r.n_cached += static_cast<size_t>(batch[i].n_tokens);
@@ -389,9 +392,10 @@ void ol_engine::run_scheduler() {
       const ol_finish_reason reason = emit_token(r, token);
       if (reason == OL_FINISH_NONE) continue;
       finish(r, reason);
-      done.insert(&r);
+      done.push_back(&r);
     }
-    running.erase(std::remove_if(running.begin(), running.end(), [&](const auto& r) { return done.count(r.get()) > 0; }), running.end());
+    running.erase(std::remove_if(running.begin(), running.end(), [&](const auto& r) { return std::find(done.begin(), done.end(), r.get()) != done.end(); }),
+                  running.end());
     n_running = static_cast<int32_t>(running.size());
   }
   for (auto* list : {&waiting, &running})

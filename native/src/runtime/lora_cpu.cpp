@@ -8,9 +8,10 @@
 //   expand: B stays [out, rank] as stored (no transposed copy at load, which would slow cold loads);
 //           a 16 x 16 tile of B is transposed in registers so 16 outputs take rank broadcast-FMAs.
 // GCC 12 flags the intentionally undefined lanes inside its own AVX-512 intrinsics (shuffles,
-// conversions) as maybe-uninitialized once they are inlined into target("avx512f") functions; the
-// pragma must precede the headers, where the warning is located.
+// conversions) as (maybe-)uninitialized once they are inlined into target("avx512f") functions; the
+// pragmas must precede the headers, where the warning is located.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
@@ -119,21 +120,34 @@ OL_AVX512 inline void transpose16(__m512 r[16]) {
   }
 }
 
+// kRanks rows of A against kRows activation rows: kRanks x kRows independent accumulator chains,
+// so the FMA latency overlaps and more loads of A are in flight.
+template <DType kType, size_t kRows, size_t kRanks>
+OL_AVX512 void shrink_avx512_tile(const LoraMatrices& m, size_t rank, size_t k0, const float* const* x, const float* scale, float* t) {
+  const size_t n_in = static_cast<size_t>(m.in);
+  __m512 acc[kRanks][kRows];
+  for (size_t q = 0; q < kRanks; ++q)
+    for (size_t i = 0; i < kRows; ++i) acc[q][i] = _mm512_setzero_ps();
+  for (size_t j = 0; j < n_in; j += 16) {
+    const __mmask16 mask = first_lanes(n_in - j);
+    __m512 xv[kRows];
+    for (size_t i = 0; i < kRows; ++i) xv[i] = _mm512_maskz_loadu_ps(mask, x[i] + j);
+    for (size_t q = 0; q < kRanks; ++q) {
+      const __m512 a = load16<kType>(m.a, (k0 + q) * n_in + j, mask);
+      for (size_t i = 0; i < kRows; ++i) acc[q][i] = _mm512_fmadd_ps(a, xv[i], acc[q][i]);
+    }
+  }
+  for (size_t q = 0; q < kRanks; ++q)
+    for (size_t i = 0; i < kRows; ++i) t[i * rank + k0 + q] = scale[i] * sum16(acc[q][i]);
+}
+
 template <DType kType, size_t kRows>
 OL_AVX512 void shrink_avx512_rows(const LoraMatrices& m, size_t rank, const float* in, const int32_t* rows, const float* scale, float* t) {
-  const size_t n_in = static_cast<size_t>(m.in);
   const float* x[kRows];
-  for (size_t i = 0; i < kRows; ++i) x[i] = in + static_cast<size_t>(rows[i]) * n_in;
-  for (size_t k = 0; k < rank; ++k) {
-    __m512 acc[kRows];
-    for (size_t i = 0; i < kRows; ++i) acc[i] = _mm512_setzero_ps();
-    for (size_t j = 0; j < n_in; j += 16) {
-      const __mmask16 mask = first_lanes(n_in - j);
-      const __m512 a = load16<kType>(m.a, k * n_in + j, mask);
-      for (size_t i = 0; i < kRows; ++i) acc[i] = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(mask, x[i] + j), acc[i]);
-    }
-    for (size_t i = 0; i < kRows; ++i) t[i * rank + k] = scale[i] * sum16(acc[i]);
-  }
+  for (size_t i = 0; i < kRows; ++i) x[i] = in + static_cast<size_t>(rows[i]) * static_cast<size_t>(m.in);
+  size_t k = 0;
+  for (; k + 4 <= rank; k += 4) shrink_avx512_tile<kType, kRows, 4>(m, rank, k, x, scale, t);
+  for (; k < rank; ++k) shrink_avx512_tile<kType, kRows, 1>(m, rank, k, x, scale, t);
 }
 
 template <DType kType>

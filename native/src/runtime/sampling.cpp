@@ -16,6 +16,25 @@ void validate_sampling(const ol_sampling_params& p) {
   if (p.repetition_last_n < 0) fail_argument("repetition_last_n must be >= 0");
 }
 
+int32_t argmax(const float* logits, int32_t n) {
+  // Lane-wise maxima over blocks (a select per lane, no data-dependent branch), then the first
+  // index holding the maximum. std::max_element compares one element at a time.
+  constexpr int32_t kLanes = 16;
+  float best = logits[0];
+  int32_t i = 1;
+  if (n >= kLanes) {
+    float lane[kLanes];
+    std::copy(logits, logits + kLanes, lane);
+    for (i = kLanes; i + kLanes <= n; i += kLanes)
+      for (int32_t l = 0; l < kLanes; ++l) lane[l] = lane[l] < logits[i + l] ? logits[i + l] : lane[l];
+    best = *std::max_element(lane, lane + kLanes);
+  }
+  for (; i < n; ++i) best = best < logits[i] ? logits[i] : best;
+  const float* first = std::find(logits, logits + n, best);
+  // Not found only when the maximum is NaN: keep max_element's answer for that case.
+  return first != logits + n ? static_cast<int32_t>(first - logits) : static_cast<int32_t>(std::max_element(logits, logits + n) - logits);
+}
+
 Sampler::Sampler(const ol_sampling_params& params) : p_(params), rng_(params.seed) {}
 
 int32_t Sampler::sample(float* logits, int32_t n_vocab, const std::vector<int32_t>& recent) {
@@ -31,7 +50,7 @@ int32_t Sampler::sample(float* logits, int32_t n_vocab, const std::vector<int32_
       l = l > 0 ? l / p_.repetition_penalty : l * p_.repetition_penalty;
     }
   }
-  if (p_.temperature <= 0) return static_cast<int32_t>(std::max_element(logits, logits + n_vocab) - logits);
+  if (p_.temperature <= 0) return argmax(logits, n_vocab);
 
   candidates_.clear();
   for (int32_t i = 0; i < n_vocab; ++i) candidates_.emplace_back(logits[i], i);
