@@ -193,6 +193,54 @@ TEST(Sampling, ArgmaxIsTheFirstLargestLogit) {
   }
 }
 
+// Top-p sorts only the prefix it needs (in growing chunks): the draws must still follow the
+// distribution of the full-sort definition, and tokens outside the nucleus or under min-p never come.
+TEST(Sampling, TopPAndMinPDrawFromTheExactDistribution) {
+  constexpr int32_t kVocab = 300;
+  std::vector<float> logits(kVocab);
+  for (int32_t i = 0; i < kVocab; ++i) logits[static_cast<size_t>(i)] = -0.02f * static_cast<float>((i * 7919) % kVocab);
+  for (const auto& [top_p, min_p] : {std::pair{0.9f, 0.0f}, std::pair{1.0f, 0.3f}, std::pair{0.95f, 0.2f}}) {
+    ol_sampling_params sp{};
+    sp.temperature = 0.8f;
+    sp.top_p = top_p;
+    sp.min_p = min_p;
+    sp.repetition_penalty = 1.0f;
+    sp.seed = 11;
+    // The reference: full descending sort, softmax, nucleus, min-p floor, renormalise.
+    std::vector<std::pair<double, int32_t>> ref;
+    for (int32_t i = 0; i < kVocab; ++i) ref.emplace_back(std::exp(logits[static_cast<size_t>(i)] / sp.temperature), i);
+    std::sort(ref.begin(), ref.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    double sum = 0;
+    for (const auto& r : ref) sum += r.first;
+    std::vector<double> want(kVocab, 0.0);
+    double cum = 0, kept = 0;
+    for (const auto& [w, id] : ref) {
+      const double p = w / sum;
+      if (p < ref.front().first / sum * min_p) break;
+      want[static_cast<size_t>(id)] = p;
+      kept += p;
+      cum += p;
+      if (cum >= top_p) break;
+    }
+    ol::Sampler sampler(sp);
+    constexpr int kDraws = 40000;
+    std::vector<int> count(kVocab, 0);
+    const std::vector<int32_t> recent;
+    for (int d = 0; d < kDraws; ++d) {
+      std::vector<float> l = logits;
+      ++count[static_cast<size_t>(sampler.sample(l.data(), kVocab, recent))];
+    }
+    double worst = 0;
+    for (int32_t i = 0; i < kVocab; ++i) {
+      if (want[static_cast<size_t>(i)] == 0) {
+        EXPECT_EQ(count[static_cast<size_t>(i)], 0) << "token " << i << " is outside the kept set";
+      }
+      worst = std::max(worst, std::fabs(count[static_cast<size_t>(i)] / static_cast<double>(kDraws) - want[static_cast<size_t>(i)] / kept));
+    }
+    EXPECT_LT(worst, 0.005) << "top_p " << top_p << " min_p " << min_p;
+  }
+}
+
 TEST(Generation, SamplingIsReproducibleWithASeed) {
   TempDir dir;
   auto m = load_tiny_model(dir);
