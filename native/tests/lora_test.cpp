@@ -309,7 +309,8 @@ TEST(Lora, KernelsMatchDoublePrecisionReference) {
   for (DType dtype : {DType::F32, DType::F16, DType::BF16})
     for (Shape sh : {Shape{1, 64, 16}, Shape{5, 100, 40}, Shape{16, 576, 192}, Shape{17, 33, 130}, Shape{40, 64, 7}}) {
       const size_t elem = dtype == DType::F32 ? 4 : 2;
-      // Three adapters; rows 0..8 use the first, 9..11 the second, rows 3 and 10 also the third.
+      // Three adapters; rows 0..8 use the first, 9..11 the second, rows 3 and 10 also the third, and
+      // row 8 also the second alone (a one-row group, as in decode steps).
       std::vector<std::shared_ptr<LoraWeights>> adapters;
       std::vector<std::vector<float>> a_values, b_values;  // the stored values, as floats
       for (int n = 0; n < 3; ++n) {
@@ -341,7 +342,7 @@ TEST(Lora, KernelsMatchDoublePrecisionReference) {
       }
       BatchPlan plan;
       plan.rows = 12;
-      plan.lora_groups.resize(3);
+      plan.lora_groups.resize(4);
       for (int32_t row = 0; row < 12; ++row) {
         LoraGroup& g = plan.lora_groups[row < 9 ? 0 : 1];
         g.rows.push_back(row);
@@ -349,21 +350,26 @@ TEST(Lora, KernelsMatchDoublePrecisionReference) {
       }
       plan.lora_groups[2].rows = {3, 10};
       plan.lora_groups[2].row_scale = {-0.7f, 2.0f};
-      for (size_t n = 0; n < 3; ++n) plan.lora_groups[n].weights = adapters[n].get();
+      plan.lora_groups[3].rows = {8};
+      plan.lora_groups[3].row_scale = {1.3f};
+      const size_t group_adapter[4] = {0, 1, 2, 1};
+      for (size_t n = 0; n < 4; ++n) plan.lora_groups[n].weights = adapters[group_adapter[n]].get();
       std::vector<float> x(static_cast<size_t>(12 * sh.in)), y0(static_cast<size_t>(12 * sh.out));
       for (float& v : x) v = normal(rng);
       for (float& v : y0) v = normal(rng);
       std::vector<double> want(y0.begin(), y0.end());
-      for (size_t n = 0; n < 3; ++n) {
+      for (size_t n = 0; n < 4; ++n) {
         const LoraGroup& g = plan.lora_groups[n];
+        const std::vector<float>& av = a_values[group_adapter[n]];
+        const std::vector<float>& bv = b_values[group_adapter[n]];
         for (size_t i = 0; i < g.rows.size(); ++i) {
           const float* xr = x.data() + static_cast<size_t>(g.rows[i] * sh.in);
           std::vector<double> t(static_cast<size_t>(sh.rank));
           for (int k = 0; k < sh.rank; ++k)
-            for (int64_t j = 0; j < sh.in; ++j) t[static_cast<size_t>(k)] += static_cast<double>(a_values[n][static_cast<size_t>(k * sh.in + j)]) * xr[j];
+            for (int64_t j = 0; j < sh.in; ++j) t[static_cast<size_t>(k)] += static_cast<double>(av[static_cast<size_t>(k * sh.in + j)]) * xr[j];
           for (int64_t o = 0; o < sh.out; ++o)
             for (int k = 0; k < sh.rank; ++k)
-              want[static_cast<size_t>(g.rows[i] * sh.out + o)] += g.row_scale[i] * t[static_cast<size_t>(k)] * b_values[n][static_cast<size_t>(o * sh.rank + k)];
+              want[static_cast<size_t>(g.rows[i] * sh.out + o)] += g.row_scale[i] * t[static_cast<size_t>(k)] * bv[static_cast<size_t>(o * sh.rank + k)];
         }
       }
       double scale = 0;

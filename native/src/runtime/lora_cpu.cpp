@@ -122,6 +122,19 @@ OL_AVX512 inline void transpose16(__m512 r[16]) {
 
 // kRanks rows of A against kRows activation rows: kRanks x kRows independent accumulator chains,
 // so the FMA latency overlaps and more loads of A are in flight.
+// Lane j of the result = the sum of the lanes of p[j] (four levels of pairwise shuffles and adds:
+// half the shuffles of a 16 x 16 transpose).
+OL_AVX512 inline __m512 sum_each16(const __m512 p[16]) {
+  __m512 pairs[8], quads[4];
+  for (int i = 0; i < 8; ++i)  // per 128-bit lane: [p2i, p2i+1, p2i, p2i+1]
+    pairs[i] = _mm512_add_ps(_mm512_unpacklo_ps(p[2 * i], p[2 * i + 1]), _mm512_unpackhi_ps(p[2 * i], p[2 * i + 1]));
+  for (int i = 0; i < 4; ++i)  // per 128-bit lane: [p4i .. p4i+3], each summed over that lane
+    quads[i] = _mm512_add_ps(_mm512_shuffle_ps(pairs[2 * i], pairs[2 * i + 1], 0x44), _mm512_shuffle_ps(pairs[2 * i], pairs[2 * i + 1], 0xEE));
+  const __m512 lo = _mm512_add_ps(_mm512_shuffle_f32x4(quads[0], quads[1], 0x44), _mm512_shuffle_f32x4(quads[0], quads[1], 0xEE));
+  const __m512 hi = _mm512_add_ps(_mm512_shuffle_f32x4(quads[2], quads[3], 0x44), _mm512_shuffle_f32x4(quads[2], quads[3], 0xEE));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(lo, hi, 0x88), _mm512_shuffle_f32x4(lo, hi, 0xDD));
+}
+
 template <DType kType, size_t kRows, size_t kRanks>
 OL_AVX512 void shrink_avx512_tile(const LoraMatrices& m, size_t rank, size_t k0, const float* const* x, const float* scale, float* t) {
   const size_t n_in = static_cast<size_t>(m.in);
@@ -161,9 +174,28 @@ OL_AVX512 void shrink_avx512(const LoraMatrices& m, size_t rank, const float* in
   }
 }
 
+// One row (a decode step's group): 16 outputs are 16 dot products of B rows with t, reduced together.
+template <DType kType>
+OL_AVX512 void expand_avx512_one_row(const LoraMatrices& m, size_t rank, const float* t, float* y, size_t o0, size_t o1) {
+  for (size_t ob = o0; ob < o1; ob += kOutBlock) {
+    const size_t n_o = std::min(kOutBlock, o1 - ob);
+    __m512 p[16];
+    for (size_t j = 0; j < 16; ++j) p[j] = _mm512_setzero_ps();
+    for (size_t kc = 0; kc < rank; kc += 16) {
+      const __mmask16 k_mask = first_lanes(rank - kc);
+      const __m512 tv = _mm512_maskz_loadu_ps(k_mask, t + kc);
+      for (size_t j = 0; j < n_o; ++j) p[j] = _mm512_fmadd_ps(load16<kType>(m.b, (ob + j) * rank + kc, k_mask), tv, p[j]);
+    }
+    const __mmask16 out_mask = first_lanes(n_o);
+    _mm512_mask_storeu_ps(y + ob, out_mask, _mm512_add_ps(_mm512_maskz_loadu_ps(out_mask, y + ob), sum_each16(p)));
+  }
+}
+
 template <DType kType>
 OL_AVX512 void expand_avx512(const LoraMatrices& m, size_t rank, const float* t, float* out, const int32_t* rows, size_t n_rows, size_t o0, size_t o1) {
   const size_t n_out = static_cast<size_t>(m.out);
+  if (n_rows == 1) return expand_avx512_one_row<kType>(m, rank, t, out + static_cast<size_t>(rows[0]) * n_out, o0, o1);
+  // Several rows: each 16 x 16 tile of B is transposed once and used by every row.
   for (size_t ob = o0; ob < o1; ob += kOutBlock) {
     const size_t n_o = std::min(kOutBlock, o1 - ob);
     const __mmask16 out_mask = first_lanes(n_o);
