@@ -1,6 +1,7 @@
 // bench/engine: the native engine beside llama.cpp (node-llama-cpp 3.21.1, in a child process),
 // same GGUF, same thread count, measured in this run, printed as ratios.
-//   npm run bench:engine [-- --threads N --out results.json --reps 3 --decode-tokens 128 --gen-tokens 32]
+//   npm run bench:engine [-- --threads N --out results.json --reps 3 --decode-tokens 128 --gen-tokens 32
+//                           --adapter-dtype f32|f16|bf16]
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -34,6 +35,11 @@ const REPS = Number(option("--reps", "3"));
 const REGISTERED = 1000;
 const RESIDENT = 64;
 const RANK = 16;
+// Storage type of the adapters' A/B (PEFT safetensors and the GGUF copies alike): f32 streams twice
+// the bytes of f16/bf16 through every 32-adapter step, on both sides.
+const ADAPTER_DTYPES = ["f32", "f16", "bf16"] as const;
+const ADAPTER_DTYPE = ADAPTER_DTYPES.find((t) => t === option("--adapter-dtype", "f32"));
+if (ADAPTER_DTYPE === undefined) throw new Error(`--adapter-dtype: expected ${ADAPTER_DTYPES.join(", ")}`);
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -71,14 +77,14 @@ async function main(): Promise<void> {
   const shape: TinyShape = { layers: info.nLayer, embd: info.nEmbd, ff: info.nFf, heads: info.nHead, kvHeads: info.nHeadKv };
   const llama = await LlamaCpp.start({ modelPath: MODEL, threads: THREADS, contextSize: 1024 });
   try {
-    process.stdout.write(`model ${path.basename(MODEL)} (${info.architecture}, ${(info.nParams / 1e6).toFixed(0)}M params), ${THREADS} threads, ${os.cpus()[0]?.model ?? "cpu"}\n`);
+    process.stdout.write(`model ${path.basename(MODEL)} (${info.architecture}, ${(info.nParams / 1e6).toFixed(0)}M params), ${THREADS} threads, ${os.cpus()[0]?.model ?? "cpu"}, adapters ${ADAPTER_DTYPE}, load average ${os.loadavg()[0].toFixed(2)}\n`);
     // 64 random rank-16 PEFT adapters on all linear modules, and their GGUF copies for llama.cpp:
     // 0..31 serve the concurrent requests, 32..63 are loaded cold.
     const adapterDirs: string[] = [];
     const ggufAdapters: string[] = [];
     for (let i = 0; i < RESIDENT; i++) {
       const dir = path.join(work, `adapter-${i}`);
-      await makeTinyAdapter(dir, { model: shape, rank: RANK, alpha: 2 * RANK, seed: i + 1 });
+      await makeTinyAdapter(dir, { model: shape, rank: RANK, alpha: 2 * RANK, seed: i + 1, dtype: ADAPTER_DTYPE });
       convertPeftToGguf(dir, `${dir}.gguf`, { arch: info.architecture, nHead: info.nHead, nHeadKv: info.nHeadKv });
       adapterDirs.push(dir);
       ggufAdapters.push(`${dir}.gguf`);
@@ -140,22 +146,36 @@ async function main(): Promise<void> {
     const request = (i: number, withAdapter: boolean): GenerateRequest => ({
       promptIds: prompt, maxTokens: GEN_TOKENS, ignoreEos: true, adapters: withAdapter ? [{ id: ids[i] }] : [],
     });
-    const oursAdapters = await aggregateTps(engine, Array.from({ length: CONCURRENT }, (_, i) => request(i, true)));
-    const oursBase = await aggregateTps(engine, Array.from({ length: CONCURRENT }, (_, i) => request(i, false)));
+    // Adapter and base-only bursts alternate (REPS pairs, order swapped every pair) so that load
+    // drifting on a shared machine hits both alike; the figures are medians over the pairs.
+    const burst = (withAdapter: boolean): Promise<number> => aggregateTps(engine, Array.from({ length: CONCURRENT }, (_, i) => request(i, withAdapter)));
+    const pairs: { adapters: number; base: number }[] = [];
+    for (let rep = 0; rep < REPS; rep++) {
+      if (rep % 2 === 0) {
+        const adapters = await burst(true);
+        pairs.push({ adapters, base: await burst(false) });
+      } else {
+        const base = await burst(false);
+        pairs.push({ base, adapters: await burst(true) });
+      }
+    }
+    const oursAdapters = median(pairs.map((p) => p.adapters));
+    const oursBase = median(pairs.map((p) => p.base));
+    const oursLoss = median(pairs.map((p) => 1 - p.adapters / p.base));
     const theirsAdaptersRun = await llama.serve(serving.ggufs.map((lora) => ({ ids: prompt, n: GEN_TOKENS, lora })));
     const theirsBaseRun = await llama.serve(serving.ggufs.map(() => ({ ids: prompt, n: GEN_TOKENS, lora: null })));
     const theirsAdapters = theirsAdaptersRun.tokens / (theirsAdaptersRun.ms / 1000);
     const theirsBase = theirsBaseRun.tokens / (theirsBaseRun.ms / 1000);
-    rows.push({ metric: `${CONCURRENT} concurrent requests, ${CONCURRENT} different adapters`, ours: oursAdapters, llamaCpp: theirsAdapters, unit: "tok/s", ratio: oursAdapters / theirsAdapters, bar: ">= 3x" });
+    rows.push({ metric: `${CONCURRENT} concurrent requests, ${CONCURRENT} different ${ADAPTER_DTYPE} adapters`, ours: oursAdapters, llamaCpp: theirsAdapters, unit: "tok/s", ratio: oursAdapters / theirsAdapters, bar: ">= 3x" });
     rows.push({ metric: `${CONCURRENT} concurrent requests, base only`, ours: oursBase, llamaCpp: theirsBase, unit: "tok/s", ratio: oursBase / theirsBase, bar: "-" });
-    rows.push({ metric: `loss from ${CONCURRENT} distinct adapters vs base only`, ours: (1 - oursAdapters / oursBase) * 100, llamaCpp: (1 - theirsAdapters / theirsBase) * 100, unit: "%", ratio: null, bar: "ours <= 25%" });
+    rows.push({ metric: `loss from ${CONCURRENT} distinct adapters vs base only`, ours: oursLoss * 100, llamaCpp: (1 - theirsAdapters / theirsBase) * 100, unit: "%", ratio: null, bar: "ours <= 25%" });
 
     // 5. Adapter cold load from disk (files written by this run: both sides read them from the page cache).
     const coldIds = cold.dirs.map((dir) => engine.registerAdapter(dir));
     const oursLoad: number[] = [];
     for (const id of coldIds) oursLoad.push((await engine.loadAdapter(id)) / 1000);
     const theirsLoad = await llama.loraLoadMs(cold.ggufs);
-    rows.push({ metric: `adapter cold load p50 (rank ${RANK}, all linear, ${oursLoad.length} loads)`, ours: percentile(oursLoad, 50), llamaCpp: percentile(theirsLoad, 50), unit: "ms", ratio: percentile(theirsLoad, 50) / percentile(oursLoad, 50), bar: "ours < 5 ms" });
+    rows.push({ metric: `adapter cold load p50 (rank ${RANK} ${ADAPTER_DTYPE}, all linear, ${oursLoad.length} loads)`, ours: percentile(oursLoad, 50), llamaCpp: percentile(theirsLoad, 50), unit: "ms", ratio: percentile(theirsLoad, 50) / percentile(oursLoad, 50), bar: "ours < 5 ms" });
     rows.push({ metric: "adapter cold load p99", ours: percentile(oursLoad, 99), llamaCpp: percentile(theirsLoad, 99), unit: "ms", ratio: percentile(theirsLoad, 99) / percentile(oursLoad, 99), bar: "-" });
     engine.dispose();
 

@@ -51,6 +51,8 @@ export interface TinyAdapterOptions {
   /** Scale of the random B matrix (PEFT starts B at zero; a test adapter must change the output). */
   bScale?: number;
   seed?: number;
+  /** Storage type of A and B (default f32). */
+  dtype?: "f32" | "f16" | "bf16";
 }
 
 function shapeArgs(shape: TinyShape = {}): string[] {
@@ -77,6 +79,7 @@ export function makeTinyAdapter(out: string, options: TinyAdapterOptions = {}): 
   if (options.rank !== undefined) args.push("--rank", String(options.rank));
   if (options.alpha !== undefined) args.push("--alpha", String(options.alpha));
   if (options.rslora) args.push("--rslora");
+  if (options.dtype) args.push("--dtype", options.dtype);
   if (options.targets) args.push("--targets", options.targets.join(","));
   if (options.bScale !== undefined) args.push("--b-scale", String(options.bScale));
   if (options.seed !== undefined) args.push("--seed", String(options.seed));

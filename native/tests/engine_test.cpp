@@ -6,11 +6,13 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <set>
 #include <thread>
 
 #include "engine_test_util.h"
 #include "model_writers.h"
+#include "runtime/sampling.h"
 
 using namespace ol;
 using namespace ol::test;
@@ -175,6 +177,68 @@ TEST(Generation, RequestsQueueWhenTheKvPoolIsSmall) {
   ol_request r = greedy_request(too_long, 4);
   EXPECT_EQ(ol_engine_submit(e.get(), &r, Generation::callback, nullptr, nullptr), OL_ERR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(ol_last_error()).find("KV cache"), std::string::npos) << ol_last_error();
+}
+
+TEST(Sampling, ArgmaxIsTheFirstLargestLogit) {
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> level(-40, 40);  // few distinct values: many ties
+  for (int32_t n : {1, 2, 15, 16, 17, 33, 1000, 49152}) {
+    std::vector<float> logits(static_cast<size_t>(n));
+    for (int trial = 0; trial < 20; ++trial) {
+      for (float& v : logits) v = static_cast<float>(level(rng)) * 0.25f;
+      EXPECT_EQ(ol::argmax(logits.data(), n), std::max_element(logits.begin(), logits.end()) - logits.begin()) << n;
+    }
+    logits.back() = 1e30f;  // the largest in the tail after the last full block
+    EXPECT_EQ(ol::argmax(logits.data(), n), n - 1);
+  }
+}
+
+// Top-p sorts only the prefix it needs (in growing chunks): the draws must still follow the
+// distribution of the full-sort definition, and tokens outside the nucleus or under min-p never come.
+TEST(Sampling, TopPAndMinPDrawFromTheExactDistribution) {
+  constexpr int32_t kVocab = 300;
+  std::vector<float> logits(kVocab);
+  for (int32_t i = 0; i < kVocab; ++i) logits[static_cast<size_t>(i)] = -0.02f * static_cast<float>((i * 7919) % kVocab);
+  for (const auto& [top_p, min_p] : {std::pair{0.9f, 0.0f}, std::pair{1.0f, 0.3f}, std::pair{0.95f, 0.2f}}) {
+    ol_sampling_params sp{};
+    sp.temperature = 0.8f;
+    sp.top_p = top_p;
+    sp.min_p = min_p;
+    sp.repetition_penalty = 1.0f;
+    sp.seed = 11;
+    // The reference: full descending sort, softmax, nucleus, min-p floor, renormalise.
+    std::vector<std::pair<double, int32_t>> ref;
+    for (int32_t i = 0; i < kVocab; ++i) ref.emplace_back(std::exp(logits[static_cast<size_t>(i)] / sp.temperature), i);
+    std::sort(ref.begin(), ref.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    double sum = 0;
+    for (const auto& r : ref) sum += r.first;
+    std::vector<double> want(kVocab, 0.0);
+    double cum = 0, kept = 0;
+    for (const auto& [w, id] : ref) {
+      const double p = w / sum;
+      if (p < ref.front().first / sum * min_p) break;
+      want[static_cast<size_t>(id)] = p;
+      kept += p;
+      cum += p;
+      if (cum >= top_p) break;
+    }
+    ol::Sampler sampler(sp);
+    constexpr int kDraws = 40000;
+    std::vector<int> count(kVocab, 0);
+    const std::vector<int32_t> recent;
+    for (int d = 0; d < kDraws; ++d) {
+      std::vector<float> l = logits;
+      ++count[static_cast<size_t>(sampler.sample(l.data(), kVocab, recent))];
+    }
+    double worst = 0;
+    for (int32_t i = 0; i < kVocab; ++i) {
+      if (want[static_cast<size_t>(i)] == 0) {
+        EXPECT_EQ(count[static_cast<size_t>(i)], 0) << "token " << i << " is outside the kept set";
+      }
+      worst = std::max(worst, std::fabs(count[static_cast<size_t>(i)] / static_cast<double>(kDraws) - want[static_cast<size_t>(i)] / kept));
+    }
+    EXPECT_LT(worst, 0.005) << "top_p " << top_p << " min_p " << min_p;
+  }
 }
 
 TEST(Generation, SamplingIsReproducibleWithASeed) {

@@ -6,8 +6,12 @@
 #include <fstream>
 #include <iterator>
 
+#include <random>
+
+#include "cpu/quant.h"
 #include "engine_test_util.h"
 #include "model_writers.h"
+#include "runtime/forward_cpu.h"
 
 using namespace ol;
 using namespace ol::test;
@@ -25,13 +29,14 @@ struct Fixture {
     base_dir = dir / "base";
     write_tiny_hf(spec, base_dir);
   }
-  std::string adapter(int seed, bool rslora = false, std::vector<std::string> targets = {}) {
+  std::string adapter(int seed, bool rslora = false, std::vector<std::string> targets = {}, DType dtype = DType::F32) {
     TinyAdapterSpec a;
+    a.dtype = dtype;
     a.seed = static_cast<uint64_t>(seed);
     a.use_rslora = rslora;
     a.rank = 4 + seed % 5;
     if (!targets.empty()) a.targets = targets;
-    const std::string path = dir / ("adapter" + std::to_string(seed) + (rslora ? "rs" : ""));
+    const std::string path = dir / ("adapter" + std::to_string(seed) + (rslora ? "rs" : "") + std::string(dtype_name(dtype)));
     write_tiny_adapter(spec, a, path);
     return path;
   }
@@ -241,4 +246,141 @@ TEST(Lora, BadAdaptersAreRefusedWithTheirReason) {
   g.wait();
   EXPECT_EQ(g.finish, OL_FINISH_ERROR);
   EXPECT_NE(g.error.find("NaN"), std::string::npos) << g.error;
+}
+
+TEST(Lora, HalfPrecisionAdaptersStayAsStoredAndEqualMergedWeights) {
+  Fixture f;
+  auto base = load(f.base_dir);
+  const int32_t vocab = n_vocab(base.get());
+  auto resident_bytes = [&](ol_engine* e, int32_t id) {
+    int64_t us = 0;
+    EXPECT_EQ(ol_engine_load_adapter(e, id, &us), OL_OK) << ol_last_error();
+    ol_engine_stats s{};
+    EXPECT_EQ(ol_engine_get_stats(e, &s), OL_OK);
+    return s.resident_bytes;
+  };
+  auto e32 = engine(base.get());
+  const int64_t f32_bytes = resident_bytes(e32.get(), register_adapter(e32.get(), f.adapter(61)));
+  for (DType dtype : {DType::F16, DType::BF16}) {
+    const std::string ad = f.adapter(61, false, {}, dtype);
+    const std::string merged = f.dir / ("merged-" + std::string(dtype_name(dtype)));
+    write_merged_hf(f.base_dir, {{ad, 1.0f}}, merged);  // from the same half-precision values
+    auto ref = load(merged);
+    auto e = engine(base.get());
+    auto e_ref = engine(ref.get());
+    const int32_t id = register_adapter(e.get(), ad);
+    EXPECT_EQ(resident_bytes(e.get(), id) * 2, f32_bytes) << dtype_name(dtype) << " must stay in 2 bytes per value";
+    const auto got = eval(e.get(), vocab, {{kPrompt, {id}, {1.0f}}});
+    EXPECT_LT(relative_diff(got[0], eval(e_ref.get(), vocab, {{kPrompt, {}, {}}})[0]), 1e-4) << dtype_name(dtype);
+    // In one batch with an F32 adapter and base-only rows, each keeps its own logits.
+    const int32_t other = register_adapter(e.get(), f.adapter(62));
+    const std::vector<EvalInput> batch{{kPrompt, {id}, {1.0f}}, {kPrompt, {other}, {1.0f}}, {kPrompt, {}, {}}, {kPrompt, {id, other}, {0.5f, 0.5f}}};
+    const auto together = eval(e.get(), vocab, batch);
+    for (size_t i = 0; i < batch.size(); ++i) EXPECT_LT(relative_diff(together[i], eval(e.get(), vocab, {batch[i]})[0]), 1e-5) << i;
+  }
+  // A half-precision NaN is refused like a single-precision one.
+  const std::string nan_dir = f.adapter(63, false, {}, DType::F16);
+  {
+    std::ifstream in(nan_dir + "/adapter_model.safetensors", std::ios::binary);
+    std::vector<uint8_t> bytes(std::istreambuf_iterator<char>(in), {});
+    bytes[bytes.size() - 1] = 0x7E;  // the last value's high byte: exponent all ones, mantissa set
+    write_file(nan_dir + "/adapter_model.safetensors", bytes);
+  }
+  auto e = engine(base.get());
+  const int32_t id = register_adapter(e.get(), nan_dir);
+  int64_t us = 0;
+  EXPECT_EQ(ol_engine_load_adapter(e.get(), id, &us), OL_ERR_BAD_FILE);
+  EXPECT_NE(std::string(ol_last_error()).find("NaN"), std::string::npos) << ol_last_error();
+}
+
+// The LoRA kernels (portable and, where the CPU has it, AVX-512) against a double-precision
+// reference, over ranks and widths that are not multiples of the vector width, row groups larger
+// than a shrink block, rows shared by two adapters, and every resident type.
+TEST(Lora, KernelsMatchDoublePrecisionReference) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  ThreadPool pool(2);
+  std::vector<std::string_view> isas{"scalar"};
+  if (kernels().isa == "avx512") isas.push_back("avx512");
+  struct Shape {
+    int rank;
+    int64_t in, out;
+  };
+  for (DType dtype : {DType::F32, DType::F16, DType::BF16})
+    for (Shape sh : {Shape{1, 64, 16}, Shape{5, 100, 40}, Shape{16, 576, 192}, Shape{17, 33, 130}, Shape{40, 64, 7}}) {
+      const size_t elem = dtype == DType::F32 ? 4 : 2;
+      // Three adapters; rows 0..8 use the first, 9..11 the second, rows 3 and 10 also the third, and
+      // row 8 also the second alone (a one-row group, as in decode steps).
+      std::vector<std::shared_ptr<LoraWeights>> adapters;
+      std::vector<std::vector<float>> a_values, b_values;  // the stored values, as floats
+      for (int n = 0; n < 3; ++n) {
+        auto w = std::make_shared<LoraWeights>();
+        w->rank = sh.rank;
+        w->layers.resize(1);
+        LoraMatrices& m = w->layers[0][static_cast<size_t>(LinearKind::Up)];
+        m.in = sh.in;
+        m.out = sh.out;
+        m.dtype = dtype;
+        auto fill = [&](std::vector<uint8_t>& bytes, std::vector<float>& values, size_t count) {
+          bytes.resize(count * elem);
+          values.resize(count);
+          for (size_t i = 0; i < count; ++i) {
+            const float v = normal(rng);
+            if (dtype == DType::F32) std::memcpy(&bytes[i * 4], &v, 4);
+            const uint16_t h = dtype == DType::F16 ? f32_to_f16(v) : f32_to_bf16(v);
+            if (dtype != DType::F32) std::memcpy(&bytes[i * 2], &h, 2);
+            values[i] = dtype == DType::F32 ? v : dtype == DType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
+          }
+        };
+        a_values.emplace_back();
+        b_values.emplace_back();
+        fill(m.a_copy, a_values.back(), static_cast<size_t>(sh.rank * sh.in));
+        fill(m.b_copy, b_values.back(), static_cast<size_t>(sh.out * sh.rank));
+        m.a = m.a_copy.data();
+        m.b = m.b_copy.data();
+        adapters.push_back(w);
+      }
+      BatchPlan plan;
+      plan.rows = 12;
+      plan.lora_groups.resize(4);
+      for (int32_t row = 0; row < 12; ++row) {
+        LoraGroup& g = plan.lora_groups[row < 9 ? 0 : 1];
+        g.rows.push_back(row);
+        g.row_scale.push_back(0.5f + 0.1f * static_cast<float>(row));
+      }
+      plan.lora_groups[2].rows = {3, 10};
+      plan.lora_groups[2].row_scale = {-0.7f, 2.0f};
+      plan.lora_groups[3].rows = {8};
+      plan.lora_groups[3].row_scale = {1.3f};
+      const size_t group_adapter[4] = {0, 1, 2, 1};
+      for (size_t n = 0; n < 4; ++n) plan.lora_groups[n].weights = adapters[group_adapter[n]].get();
+      std::vector<float> x(static_cast<size_t>(12 * sh.in)), y0(static_cast<size_t>(12 * sh.out));
+      for (float& v : x) v = normal(rng);
+      for (float& v : y0) v = normal(rng);
+      std::vector<double> want(y0.begin(), y0.end());
+      for (size_t n = 0; n < 4; ++n) {
+        const LoraGroup& g = plan.lora_groups[n];
+        const std::vector<float>& av = a_values[group_adapter[n]];
+        const std::vector<float>& bv = b_values[group_adapter[n]];
+        for (size_t i = 0; i < g.rows.size(); ++i) {
+          const float* xr = x.data() + static_cast<size_t>(g.rows[i] * sh.in);
+          std::vector<double> t(static_cast<size_t>(sh.rank));
+          for (int k = 0; k < sh.rank; ++k)
+            for (int64_t j = 0; j < sh.in; ++j) t[static_cast<size_t>(k)] += static_cast<double>(av[static_cast<size_t>(k * sh.in + j)]) * xr[j];
+          for (int64_t o = 0; o < sh.out; ++o)
+            for (int k = 0; k < sh.rank; ++k)
+              want[static_cast<size_t>(g.rows[i] * sh.out + o)] += g.row_scale[i] * t[static_cast<size_t>(k)] * bv[static_cast<size_t>(o * sh.rank + k)];
+        }
+      }
+      double scale = 0;
+      for (double v : want) scale = std::max(scale, std::fabs(v));
+      for (std::string_view isa : isas) {
+        LoraCpu lora(isa);
+        std::vector<float> y = y0;
+        lora.apply(plan, 0, LinearKind::Up, x.data(), sh.in, y.data(), sh.out, pool);
+        double worst = 0;
+        for (size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::fabs(y[i] - want[i]));
+        EXPECT_LT(worst / scale, 2e-6) << isa << " " << dtype_name(dtype) << " rank " << sh.rank << " in " << sh.in << " out " << sh.out;
+      }
+    }
 }

@@ -18,7 +18,7 @@ const char* kUsage =
     "usage:\n"
     "  ol_make_tiny model   --out PATH [--format gguf|hf] [--arch llama|qwen2] [--dtype f32|f16|bf16|q8_0|q4_0|q4_1|q4_k|q6_k]\n"
     "                       [--seed N] [--vocab N] [--embd N] [--layers N] [--heads N] [--kv-heads N] [--ff N] [--ctx N] [--tied]\n"
-    "  ol_make_tiny adapter --out DIR [model size flags as above] [--rank R] [--alpha A] [--rslora]\n"
+    "  ol_make_tiny adapter --out DIR [model size flags as above] [--rank R] [--alpha A] [--rslora] [--dtype f32|f16|bf16]\n"
     "                       [--targets q_proj,k_proj,...] [--b-scale X] [--seed N]\n"
     "  ol_make_tiny merge   --model HF_DIR --adapter DIR[:WEIGHT]... --out DIR\n";
 
@@ -76,6 +76,7 @@ int run(int argc, char** argv) {
     s.use_rslora = opt.count("--rslora") > 0;
     s.b_scale = opt.count("--b-scale") ? std::stof(opt["--b-scale"]) : s.b_scale;
     s.seed = static_cast<uint64_t>(num("--seed", 1));
+    s.dtype = m.dtype;
     if (opt.count("--targets")) {
       s.targets.clear();
       std::string t = opt["--targets"];

@@ -404,8 +404,8 @@ void write_tiny_adapter(const TinyModelSpec& m, const TinyAdapterSpec& s, const 
       std::vector<float> a(static_cast<size_t>(s.rank * ts.in)), b(static_cast<size_t>(ts.out * s.rank));
       for (float& x : a) x = normal(rng) / std::sqrt(static_cast<float>(ts.in));
       for (float& x : b) x = s.b_scale * normal(rng);
-      tensors.push_back(make_tensor(key + ".lora_A.weight", {s.rank, ts.in}, DType::F32, a));
-      tensors.push_back(make_tensor(key + ".lora_B.weight", {ts.out, s.rank}, DType::F32, b));
+      tensors.push_back(make_tensor(key + ".lora_A.weight", {s.rank, ts.in}, s.dtype, a));
+      tensors.push_back(make_tensor(key + ".lora_B.weight", {ts.out, s.rank}, s.dtype, b));
     }
   write_file(dir + "/adapter_model.safetensors", safetensors_bytes(tensors));
   std::string targets;

@@ -57,6 +57,7 @@ struct TinyAdapterSpec {
   std::vector<std::string> targets{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
   float b_scale = 0.05f;  // B is random (not zero as at PEFT init) so the adapter changes the output
   uint64_t seed = 1;
+  DType dtype = DType::F32;  // of A and B in the file: F32, F16 or BF16
 };
 // Dimensions come from the model spec (n_embd, n_ff, heads).
 void write_tiny_adapter(const TinyModelSpec& model, const TinyAdapterSpec& spec, const std::string& dir);

@@ -24,6 +24,7 @@
 #include "forward_cuda.h"
 #endif
 #include "runtime/kv_cache.h"
+#include "runtime/profile.h"
 #include "runtime/sampling.h"
 #include "runtime/thread_pool.h"
 
@@ -260,14 +261,20 @@ ol_finish_reason ol_engine::emit_token(Request& r, int32_t token) {
 
 void ol_engine::run_scheduler() {
   std::vector<std::unique_ptr<Request>> waiting, running;
+  // Per-step lists, kept across steps so a step allocates nothing once warm.
   std::vector<float> logits;
+  std::vector<BatchSequence> batch;
+  std::vector<Request*> order, in_batch, done;
   for (;;) {
     std::set<uint64_t> to_cancel;
     {
       std::unique_lock<std::mutex> lock(mutex);
       if (running.empty()) {
         // Nothing runnable: sleep until work arrives (briefly when adapters are loading).
-        if (waiting.empty()) cv.wait(lock, [&] { return stop || !incoming.empty(); });
+        if (waiting.empty()) {
+          profile::report();  // the burst of work that just ended
+          cv.wait(lock, [&] { return stop || !incoming.empty(); });
+        }
         else cv.wait_for(lock, std::chrono::milliseconds(1));
       }
       if (stop) break;
@@ -328,10 +335,13 @@ void ol_engine::run_scheduler() {
 
     // One step: every decoding sequence contributes its next token, prefilling ones a chunk, within
     // the token budget. Decodes go first so generation never stalls behind long prompts.
-    std::vector<BatchSequence> batch;
-    std::vector<Request*> in_batch;
+    profile::Timer step_timer(profile::kStep);
+    profile::count_step();
+    batch.clear();
+    in_batch.clear();
+    order.clear();
+    done.clear();
     int32_t budget = params.max_batch_tokens;
-    std::vector<Request*> order;
     for (auto& r : running)
       if (r->tokens.size() - r->n_cached == 1) order.push_back(r.get());
     for (auto& r : running)
@@ -368,6 +378,7 @@ void ol_engine::run_scheduler() {
       continue;
     }
     try {
+      profile::Timer forward_timer(profile::kForward);
       forward->run(batch, logits);
     } catch (const std::exception& e) {
       for (auto& r : running) finish(*r, OL_FINISH_ERROR, std::string("forward pass failed: ") + e.what());
@@ -375,7 +386,7 @@ void ol_engine::run_scheduler() {
       continue;
     }
     const int32_t n_vocab = model.hp.n_vocab;
-    std::set<Request*> done;
+    profile::Timer sample_timer(profile::kSample);
     for (size_t i = 0; i < batch.size(); ++i) {
       Request& r = *in_batch[i];
       r.n_cached += static_cast<size_t>(batch[i].n_tokens);
@@ -384,9 +395,10 @@ void ol_engine::run_scheduler() {
       const ol_finish_reason reason = emit_token(r, token);
       if (reason == OL_FINISH_NONE) continue;
       finish(r, reason);
-      done.insert(&r);
+      done.push_back(&r);
     }
-    running.erase(std::remove_if(running.begin(), running.end(), [&](const auto& r) { return done.count(r.get()) > 0; }), running.end());
+    running.erase(std::remove_if(running.begin(), running.end(), [&](const auto& r) { return std::find(done.begin(), done.end(), r.get()) != done.end(); }),
+                  running.end());
     n_running = static_cast<int32_t>(running.size());
   }
   for (auto* list : {&waiting, &running})

@@ -55,20 +55,29 @@ void expected_dims(const HParams& hp, LinearKind k, int64_t& in, int64_t& out) {
 }
 
 // NaN/Inf have an all-ones exponent; an integer test over the whole tensor vectorises.
-bool all_finite(const float* v, size_t n) {
+template <typename Bits, Bits kExponent>
+bool all_finite(const void* v, size_t n) {
   uint32_t bad = 0;
   for (size_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, v + i, 4);
-    bad |= static_cast<uint32_t>((bits & 0x7F800000u) == 0x7F800000u);
+    Bits bits;
+    std::memcpy(&bits, static_cast<const uint8_t*>(v) + i * sizeof(Bits), sizeof(Bits));
+    bad |= static_cast<uint32_t>((bits & kExponent) == kExponent);
   }
   return bad == 0;
+}
+
+// A and B stay as stored when both are F16 or both BF16 (and 2-byte aligned); otherwise F32.
+DType resident_dtype(const SafetensorsTensor& a, const SafetensorsTensor& b) {
+  const bool same_half = a.dtype == b.dtype && (a.dtype == DType::F16 || a.dtype == DType::BF16);
+  const bool aligned = reinterpret_cast<uintptr_t>(a.data) % 2 == 0 && reinterpret_cast<uintptr_t>(b.data) % 2 == 0;
+  return same_half && aligned ? a.dtype : DType::F32;
 }
 
 struct Parsed {
   AdapterInfo info;
   std::unique_ptr<MappedFile> file;
   SafetensorsFile tensors;
+  std::map<std::pair<int, LinearKind>, std::array<const SafetensorsTensor*, 2>> pairs;  // (layer, kind) -> {A, B}
 };
 
 Parsed parse_adapter(const Model& model, const std::string& dir, bool populate) {
@@ -92,7 +101,6 @@ Parsed parse_adapter(const Model& model, const std::string& dir, bool populate) 
   p.file = std::make_unique<MappedFile>(dir + "/adapter_model.safetensors", populate);
   p.tensors = parse_safetensors(p.file->data(), p.file->size());
   if (p.tensors.tensors.empty()) fail_bad_file(dir + ": adapter has no tensors");
-  std::map<std::pair<int, int>, int> seen;  // (layer, kind) -> bit 1 = A, bit 2 = B
   for (const auto& t : p.tensors.tensors) {
     const TargetKey k = parse_key(t.name, model.hp.n_layer);
     int64_t in = 0, out = 0;
@@ -104,12 +112,23 @@ Parsed parse_adapter(const Model& model, const std::string& dir, bool populate) 
       fail_bad_file("adapter tensor " + t.name + ": shape " + got + " does not match the model (expected " +
                     std::to_string(want[0]) + "x" + std::to_string(want[1]) + ")");
     }
-    seen[{k.layer, static_cast<int>(k.kind)}] |= k.is_a ? 1 : 2;
-    p.info.bytes += static_cast<size_t>(t.n_elements()) * sizeof(float);
+    const SafetensorsTensor*& slot = p.pairs[{k.layer, k.kind}][k.is_a ? 0 : 1];
+    if (slot != nullptr) fail_bad_file("adapter tensor " + t.name + " appears twice");
+    slot = &t;
   }
-  for (const auto& [key, bits] : seen)
-    if (bits != 3) fail_bad_file(dir + ": layer " + std::to_string(key.first) + " " + linear_peft_name(static_cast<LinearKind>(key.second)) + " lacks lora_A or lora_B");
+  for (const auto& [key, pair] : p.pairs) {
+    if (pair[0] == nullptr || pair[1] == nullptr)
+      fail_bad_file(dir + ": layer " + std::to_string(key.first) + " " + linear_peft_name(key.second) + " lacks lora_A or lora_B");
+    const size_t elem = resident_dtype(*pair[0], *pair[1]) == DType::F32 ? sizeof(float) : 2;
+    p.info.bytes += static_cast<size_t>(pair[0]->n_elements() + pair[1]->n_elements()) * elem;
+  }
   return p;
+}
+
+// A copy of a tensor's values as F32.
+void copy_as_f32(const SafetensorsTensor& t, std::vector<uint8_t>& copy) {
+  copy.resize(static_cast<size_t>(t.n_elements()) * sizeof(float));
+  dequantize_row(t.dtype, t.data, reinterpret_cast<float*>(copy.data()), static_cast<size_t>(t.n_elements()));
 }
 
 }  // namespace
@@ -123,36 +142,44 @@ std::shared_ptr<const LoraWeights> load_adapter(const Model& model, const Adapte
   w->scale = p.info.scale;
   w->layers.resize(static_cast<size_t>(model.hp.n_layer));
   w->bytes = p.info.bytes;
-  for (const auto& t : p.tensors.tensors) {
-    const TargetKey k = parse_key(t.name, model.hp.n_layer);
-    LoraMatrices& m = w->layers[static_cast<size_t>(k.layer)][static_cast<size_t>(k.kind)];
-    const size_t n = static_cast<size_t>(t.n_elements());
-    const float* values = reinterpret_cast<const float*>(t.data);
-    if (t.dtype != DType::F32 || reinterpret_cast<uintptr_t>(t.data) % alignof(float) != 0) {
-      std::vector<float>& copy = k.is_a ? m.a_copy : m.b_copy;
-      copy.resize(n);
-      dequantize_row(t.dtype, t.data, copy.data(), n);
-      values = copy.data();
+  for (const auto& [key, pair] : p.pairs) {
+    LoraMatrices& m = w->layers[static_cast<size_t>(key.first)][static_cast<size_t>(key.second)];
+    m.dtype = resident_dtype(*pair[0], *pair[1]);
+    m.in = pair[0]->shape[1];
+    m.out = pair[1]->shape[0];
+    for (int i = 0; i < 2; ++i) {
+      const SafetensorsTensor& t = *pair[i];
+      std::vector<uint8_t>& copy = i == 0 ? m.a_copy : m.b_copy;
+      const void* values = t.data;
+      const size_t n = static_cast<size_t>(t.n_elements());
+      if (m.dtype != DType::F32) {
+        const bool finite = m.dtype == DType::F16 ? all_finite<uint16_t, 0x7C00>(values, n) : all_finite<uint16_t, 0x7F80>(values, n);
+        if (!finite) fail_bad_file("adapter tensor " + t.name + " contains NaN or Inf");
+      } else {
+        if (t.dtype != DType::F32 || reinterpret_cast<uintptr_t>(t.data) % alignof(float) != 0) {
+          copy_as_f32(t, copy);
+          values = copy.data();
+        }
+        if (!all_finite<uint32_t, 0x7F800000u>(values, n)) fail_bad_file("adapter tensor " + t.name + " contains NaN or Inf");
+      }
+      (i == 0 ? m.a : m.b) = values;
     }
-    if (!all_finite(values, n)) fail_bad_file("adapter tensor " + t.name + " contains NaN or Inf");
-    (k.is_a ? m.a : m.b) = values;
-    if (k.is_a) m.in = t.shape[1];
-    else m.out = t.shape[0];
   }
   if (model.qk_rows_permuted) {
     // The GGUF base stores q/k rows with rotary pairs adjacent; B's output rows must follow.
-    const int hd = model.hp.head_dim, half = hd / 2, r = w->rank;
+    const int hd = model.hp.head_dim, half = hd / 2;
     for (auto& layer : w->layers)
       for (LinearKind kind : {LinearKind::Q, LinearKind::K}) {
         LoraMatrices& m = layer[static_cast<size_t>(kind)];
         if (m.empty()) continue;
-        std::vector<float> permuted(static_cast<size_t>(m.out * r));
+        const size_t row_bytes = static_cast<size_t>(w->rank) * (m.dtype == DType::F32 ? sizeof(float) : 2);
+        const uint8_t* b = static_cast<const uint8_t*>(m.b);
+        std::vector<uint8_t> permuted(static_cast<size_t>(m.out) * row_bytes);
         const int64_t heads = m.out / hd;
         for (int64_t h = 0; h < heads; ++h)
           for (int i = 0; i < half; ++i)
             for (int j = 0; j < 2; ++j)
-              std::memcpy(&permuted[static_cast<size_t>((h * hd + i * 2 + j) * r)], &m.b[static_cast<size_t>((h * hd + j * half + i) * r)],
-                          static_cast<size_t>(r) * sizeof(float));
+              std::memcpy(&permuted[static_cast<size_t>(h * hd + i * 2 + j) * row_bytes], b + static_cast<size_t>(h * hd + j * half + i) * row_bytes, row_bytes);
         m.b_copy = std::move(permuted);
         m.b = m.b_copy.data();
       }

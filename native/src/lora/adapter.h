@@ -19,13 +19,16 @@
 
 namespace ol {
 
+// One adapted linear: A [rank, in] and B [out, rank], row-major, both of `dtype`: F16 or BF16 when
+// the file stores both so (kept as stored: exact, and half the bytes to stream per step), else F32.
 struct LoraMatrices {
   int64_t in = 0, out = 0;
-  const float* a = nullptr;  // [rank, in]
-  const float* b = nullptr;  // [out, rank]
-  // a/b point into the mapped adapter file (F32, aligned) or into these copies (converted types,
+  DType dtype = DType::F32;
+  const void* a = nullptr;
+  const void* b = nullptr;
+  // a/b point into the mapped adapter file (aligned F32/F16) or into these copies (converted types,
   // q/k rows permuted for GGUF bases).
-  std::vector<float> a_copy, b_copy;
+  std::vector<uint8_t> a_copy, b_copy;
   bool empty() const { return a == nullptr; }
 };
 

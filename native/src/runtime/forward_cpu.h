@@ -4,9 +4,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "cpu/kernels.h"
 #include "runtime/forward.h"
 
 namespace ol {
@@ -16,9 +18,13 @@ namespace ol {
 void attention_cpu(const HParams& hp, KvCache& kv, int layer, const BatchPlan& plan, const std::vector<BatchSequence>& seqs,
                    const float* q, const float* k, const float* v, float* out, ThreadPool& pool);
 
+struct LoraKernels;  // lora_cpu.cpp: shrink/expand for one matrix type on this CPU
+
 // Segmented gather matmul for LoRA on the CPU; keeps its scratch across layers and steps.
 class LoraCpu {
  public:
+  // isa: the kernel set to use ("avx512", or anything else for the portable loops); tests pick both.
+  explicit LoraCpu(std::string_view isa = kernels().isa);
   // out[rows, n_out] += the LoRA terms of every group of `plan` for this layer's linear.
   void apply(const BatchPlan& plan, int layer, LinearKind kind, const float* in, int64_t n_in, float* out, int64_t n_out,
              ThreadPool& pool);
@@ -28,10 +34,12 @@ class LoraCpu {
     const LoraMatrices* m;
     const LoraGroup* group;
     size_t t_offset;  // into t_
+    const LoraKernels* kernels;
   };
+  bool avx512_;
   std::vector<float> t_;  // shrunk activations of every group
   std::vector<Segment> segments_;
-  std::vector<std::pair<size_t, size_t>> shrink_items_;  // (segment, row in group)
+  std::vector<std::pair<size_t, size_t>> shrink_items_;  // (segment, first row of a block in the group)
 };
 
 }  // namespace ol

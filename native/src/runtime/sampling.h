@@ -24,6 +24,9 @@ class Sampler {
   std::vector<int32_t> penalized_;  // distinct recent tokens (repetition penalty)
 };
 
+// Index of the first largest logit (greedy decoding), in a scan the compiler vectorises.
+int32_t argmax(const float* logits, int32_t n);
+
 // Checks sampling parameters; throws ol::Error(INVALID_ARGUMENT) naming the bad one.
 void validate_sampling(const ol_sampling_params& p);
 
