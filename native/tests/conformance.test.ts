@@ -16,13 +16,15 @@ const GREEDY_PROMPTS = 20;
 const GREEDY_TOKENS = 64;
 const EVAL_BATCH = 4; // sequences per evalLogits call (bounds the logits buffer)
 
-// Issue 3's bars, printed beside every measurement. The engine does not meet the top-1 and greedy
-// bars yet (near-ties decided differently: llama.cpp's vectorised exp/SiLU approximations and its
-// tiled attention are not reproduced; see native/README.md). Until it does, the assertions guard
-// against regressions at the level reached (measured 2026-11-26: top-1 97.23% base, 96.00% with an
-// adapter, greedy 7/20; the runs are deterministic), and the issue stays open.
+// Issue 3's bars, printed beside every measurement. The engine reproduces llama.cpp's CPU arithmetic
+// for this model (native/README.md, numerics): measured 2026-11-26, top-1 100% (base and with an
+// adapter), mean KL 1.2e-4 nats, greedy 23/23 identical; the runs are deterministic. The floors
+// guard that level; the KL left is the reference's own rounding (node-llama-cpp sums the
+// probabilities in float, largest first), not a difference in logits.
 const BAR = { top1: 0.98, meanKl: 0.01, greedyIdentical: 0.8 };
-const REGRESSION_FLOOR = { top1: 0.97, top1WithAdapter: 0.95, greedyIdentical: 0.3 };
+const REGRESSION_FLOOR = { top1: 0.995, top1WithAdapter: 0.99, meanKl: 1e-3, greedyIdentical: 0.95 };
+// llama.cpp switches to its tiled flash attention for batches of this many query rows.
+const TILED_ROWS = 64;
 
 function report(what: string, value: number, bar: number): void {
   process.stdout.write(`${what}: ${(value * 100).toFixed(2)}% (issue bar ${(bar * 100).toFixed(0)}%: ${value >= bar ? "met" : "NOT met"})\n`);
@@ -134,10 +136,12 @@ describe("conformance with llama.cpp on SmolLM2-135M-Instruct Q4_1", () => {
 
   test("teacher forcing over >= 50 prompts: mean KL < 0.01 nats; top-1 agreement reported against the 98% bar", async () => {
     expect(promptIds.length).toBeGreaterThanOrEqual(50);
+    // Prompts this long take llama.cpp's (and our) tiled attention; shorter ones the one-row form.
+    expect(promptIds.filter((ids) => ids.length >= TILED_ROWS).length).toBeGreaterThanOrEqual(2);
     const { top1, meanKl } = await compareDistributions(promptIds);
     report("top-1 agreement, base", top1, BAR.top1);
     expect(top1).toBeGreaterThanOrEqual(REGRESSION_FLOOR.top1);
-    expect(meanKl).toBeLessThan(BAR.meanKl);
+    expect(meanKl).toBeLessThan(REGRESSION_FLOOR.meanKl);
   }, 300_000);
 
   test("with a PEFT adapter (llama.cpp: the same adapter converted to a GGUF LoRA) the distributions agree too", async () => {
@@ -150,11 +154,12 @@ describe("conformance with llama.cpp on SmolLM2-135M-Instruct Q4_1", () => {
     const { top1, meanKl } = await compareDistributions(promptIds.slice(0, 12), { id, gguf });
     report("top-1 agreement, with an adapter", top1, BAR.top1);
     expect(top1).toBeGreaterThanOrEqual(REGRESSION_FLOOR.top1WithAdapter);
-    expect(meanKl).toBeLessThan(BAR.meanKl);
+    expect(meanKl).toBeLessThan(REGRESSION_FLOOR.meanKl);
   }, 300_000);
 
   test(`greedy ${GREEDY_TOKENS}-token generations: identical share reported against the 80% bar, first divergences listed`, async () => {
-    const prompts = promptIds.slice(0, GREEDY_PROMPTS);
+    // The first prompts and every long one (its prefill takes the tiled attention).
+    const prompts = [...promptIds.slice(0, GREEDY_PROMPTS), ...promptIds.slice(GREEDY_PROMPTS).filter((ids) => ids.length >= TILED_ROWS)];
     // All of ours run concurrently through the batcher; llama.cpp's one after another.
     const ours = await Promise.all(
       prompts.map((ids) => engine.generate({ promptIds: ids, maxTokens: GREEDY_TOKENS, temperature: 0, ignoreEos: true }).result()),
@@ -175,5 +180,5 @@ describe("conformance with llama.cpp on SmolLM2-135M-Instruct Q4_1", () => {
     process.stdout.write(`greedy: ${identical}/${prompts.length} identical\n${divergences.join("\n")}\n`);
     report("greedy generations identical", identical / prompts.length, BAR.greedyIdentical);
     expect(identical / prompts.length).toBeGreaterThanOrEqual(REGRESSION_FLOOR.greedyIdentical);
-  }, 300_000);
+  }, 900_000); // llama.cpp's spinning worker threads crawl when the machine is oversubscribed
 });
