@@ -63,7 +63,10 @@ TEST(VecMath, HandValues) {
   EXPECT_EQ(a[16], -3.0f / (1.0f + std::exp(3.0f)));
   // dot of halves: 64 blocked values plus a 3-value tail summed in double.
   std::vector<uint16_t> x(67, f32_to_f16(0.5f)), y(67, f32_to_f16(2.0f));
-  EXPECT_EQ(vm.dot_f16(x.data(), y.data(), x.size()), 67.0f);
+  const uint16_t* rows[1] = {x.data()};
+  float dot = 0.0f;
+  vm.dot_keys_f16_half(y.data(), rows, 1, x.size(), &dot);
+  EXPECT_EQ(dot, 67.0f);
   // One fma chain per key.
   const float q[3] = {1.0f, 2.0f, 3.0f};
   const uint16_t k0[3] = {f32_to_f16(1.0f), f32_to_f16(1.0f), f32_to_f16(1.0f)};
@@ -93,7 +96,11 @@ TEST(VecMath, Avx512MatchesPortableBitForBit) {
     for (size_t i = 0; i < n; ++i) ASSERT_TRUE(same_bits(y1[i], y2[i])) << "exp n=" << n << " i=" << i;
 
     const auto hx = random_halves(n, 7), hy = random_halves(n, 8);
-    ASSERT_TRUE(same_bits(ref.dot_f16(hx.data(), hy.data(), n), fast->dot_f16(hx.data(), hy.data(), n))) << "dot_f16 n=" << n;
+    const uint16_t* rows[1] = {hx.data()};
+    float d1 = 0.0f, d2 = 0.0f;
+    ref.dot_keys_f16_half(hy.data(), rows, 1, n, &d1);
+    fast->dot_keys_f16_half(hy.data(), rows, 1, n, &d2);
+    ASSERT_TRUE(same_bits(d1, d2)) << "dot_keys_f16_half n=" << n;
 
     std::vector<float> m1(n, 0.25f), m2(n, 0.25f);
     ref.mad_f16_f32(m1.data(), hx.data(), -0.7f, n);

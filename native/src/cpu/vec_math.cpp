@@ -69,6 +69,10 @@ float dot_f16(const uint16_t* x, const uint16_t* y, size_t n) {
   return static_cast<float>(sum);
 }
 
+void dot_keys_f16_half(const uint16_t* q, const uint16_t* const* keys, size_t n_keys, size_t n, float* out) {
+  for (size_t j = 0; j < n_keys; ++j) out[j] = dot_f16(keys[j], q, n);
+}
+
 void dot_keys_f16(const float* q, const uint16_t* const* keys, size_t n_keys, size_t n, float* out) {
   for (size_t j = 0; j < n_keys; ++j) {
     float acc = 0.0f;
@@ -84,7 +88,7 @@ void mad_f16_f32(float* y, const uint16_t* x, float a, size_t n) {
 }  // namespace
 
 const VecMath& vec_math_scalar() {
-  static const VecMath set{"scalar", silu_mul, exp_sum, dot_f16, dot_keys_f16, mad_f16_f32};
+  static const VecMath set{"scalar", silu_mul, exp_sum, dot_keys_f16_half, dot_keys_f16, mad_f16_f32};
   return set;
 }
 

@@ -20,8 +20,9 @@ struct VecMath {
   // y[i] = exp(x[i] - max) (same exp); returns their sum: per block of 16 a float tree sum, the
   // blocks added in double.
   double (*exp_sum)(float* y, const float* x, float max, size_t n);
-  // Dot product of two half-precision rows in ggml_vec_dot_f16's order (4 x 16 float lanes).
-  float (*dot_f16)(const uint16_t* x, const uint16_t* y, size_t n);
+  // out[j] = q . keys[j], all in half precision, each in ggml_vec_dot_f16's order (4 x 16 float
+  // lanes, a fixed tree, a double tail): llama.cpp's one-row flash attention.
+  void (*dot_keys_f16_half)(const uint16_t* q, const uint16_t* const* keys, size_t n_keys, size_t n, float* out);
   // out[j] = q . keys[j] (keys in half precision), each a chain of fused multiply-adds in element
   // order starting from zero: llama.cpp's tiled flash attention. n_keys <= 64.
   void (*dot_keys_f16)(const float* q, const uint16_t* const* keys, size_t n_keys, size_t n, float* out);

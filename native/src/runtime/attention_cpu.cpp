@@ -48,6 +48,7 @@ void attention_cpu(const HParams& hp, KvCache& kv, int layer, const BatchPlan& p
     // Per-thread scratch, kept across chunks, layers and steps.
     thread_local std::vector<float> scores, acc;
     thread_local std::vector<uint16_t> q_bits, acc_half;
+    thread_local std::vector<const uint16_t*> key_ptrs;
     q_bits.resize(static_cast<size_t>(hd));
     acc_half.resize(static_cast<size_t>(hd));
     acc.resize(static_cast<size_t>(hd));
@@ -97,10 +98,14 @@ void attention_cpu(const HParams& hp, KvCache& kv, int layer, const BatchPlan& p
         // One-row form: q rounded to half, one pass with a running maximum, V sums accumulated in
         // half precision, divided by the softmax sum at the end.
         kern.f32_to_f16_row(qv, q_bits.data(), static_cast<size_t>(hd));
+        key_ptrs.resize(static_cast<size_t>(n_ctx));
+        scores.resize(static_cast<size_t>(n_ctx));
+        for (int32_t j = 0; j < n_ctx; ++j) key_ptrs[static_cast<size_t>(j)] = reinterpret_cast<const uint16_t*>(key_at(j));
+        vm.dot_keys_f16_half(q_bits.data(), key_ptrs.data(), key_ptrs.size(), static_cast<size_t>(hd), scores.data());
         float sum = 0.0f, max_score = -INFINITY;
         std::fill(acc_half.begin(), acc_half.end(), uint16_t{0});
         for (int32_t j = 0; j < n_ctx; ++j) {
-          const float score = vm.dot_f16(reinterpret_cast<const uint16_t*>(key_at(j)), q_bits.data(), static_cast<size_t>(hd)) * scale;
+          const float score = scores[static_cast<size_t>(j)] * scale;
           float old_scale = 1.0f, weight = 1.0f;
           if (score > max_score) {
             old_scale = std::exp(max_score - score);
