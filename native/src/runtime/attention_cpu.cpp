@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "cpu/kernels.h"
+#include "cpu/quant.h"
 #include "cpu/vec_math.h"
 #include "runtime/forward_cpu.h"
 #include "tensor/ops.h"
@@ -13,6 +14,10 @@ namespace {
 // rows, with key tiles of GGML_FA_TILE_KV positions.
 constexpr int32_t kTiledMinRows = 64;
 constexpr int32_t kKvTile = 64;
+// For a batch of one query row it splits the keys across its threads once its cache view (padded
+// to kCachePad cells, at least kCachePad) reaches 512 cells, i.e. beyond kSplitMinContext tokens.
+constexpr int32_t kCachePad = 256;
+constexpr int32_t kSplitMinContext = 256;
 }  // namespace
 
 void attention_cpu(const HParams& hp, KvCache& kv, int layer, const BatchPlan& plan, const std::vector<BatchSequence>& seqs,
@@ -38,6 +43,7 @@ void attention_cpu(const HParams& hp, KvCache& kv, int layer, const BatchPlan& p
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const RowDotFn dot_k = kern.row_dot[static_cast<int>(DType::F32)];
   const VecMath& vm = vec_math();
+  const int32_t n_threads = pool.size();  // llama.cpp's split form depends on its thread count: ours mirrors it
   const int q_dim = hp.q_dim();
   const size_t elem = half ? 2 : 4;
   // Over a half-precision cache this is llama.cpp's CPU flash attention, operation for operation
@@ -95,31 +101,59 @@ void attention_cpu(const HParams& hp, KvCache& kv, int layer, const BatchPlan& p
         continue;
       }
       if (half) {
-        // One-row form: q rounded to half, one pass with a running maximum, V sums accumulated in
-        // half precision, divided by the softmax sum at the end.
+        // One-row form: q rounded to half, one pass over keys [lo, hi) with a running maximum, V
+        // sums accumulated in half precision (acc_half), divided by the softmax sum at the end.
         kern.f32_to_f16_row(qv, q_bits.data(), static_cast<size_t>(hd));
-        key_ptrs.resize(static_cast<size_t>(n_ctx));
-        scores.resize(static_cast<size_t>(n_ctx));
-        for (int32_t j = 0; j < n_ctx; ++j) key_ptrs[static_cast<size_t>(j)] = reinterpret_cast<const uint16_t*>(key_at(j));
-        vm.dot_keys_f16_half(q_bits.data(), key_ptrs.data(), key_ptrs.size(), static_cast<size_t>(hd), scores.data());
-        float sum = 0.0f, max_score = -INFINITY;
-        std::fill(acc_half.begin(), acc_half.end(), uint16_t{0});
-        for (int32_t j = 0; j < n_ctx; ++j) {
-          const float score = scores[static_cast<size_t>(j)] * scale;
-          float old_scale = 1.0f, weight = 1.0f;
-          if (score > max_score) {
-            old_scale = std::exp(max_score - score);
-            max_score = score;
-            kern.scale_f16(acc_half.data(), old_scale, static_cast<size_t>(hd));
-          } else {
-            weight = std::exp(score - max_score);
+        auto attend = [&](int32_t lo, int32_t hi, float& max_score, float& sum) {
+          key_ptrs.resize(static_cast<size_t>(hi - lo));
+          scores.resize(static_cast<size_t>(hi - lo));
+          for (int32_t j = lo; j < hi; ++j) key_ptrs[static_cast<size_t>(j - lo)] = reinterpret_cast<const uint16_t*>(key_at(j));
+          vm.dot_keys_f16_half(q_bits.data(), key_ptrs.data(), key_ptrs.size(), static_cast<size_t>(hd), scores.data());
+          sum = 0.0f;
+          max_score = -INFINITY;
+          std::fill(acc_half.begin(), acc_half.end(), uint16_t{0});
+          for (int32_t j = lo; j < hi; ++j) {
+            const float score = scores[static_cast<size_t>(j - lo)] * scale;
+            float old_scale = 1.0f, weight = 1.0f;
+            if (score > max_score) {
+              old_scale = std::exp(max_score - score);
+              max_score = score;
+              kern.scale_f16(acc_half.data(), old_scale, static_cast<size_t>(hd));
+            } else {
+              weight = std::exp(score - max_score);
+            }
+            kern.mad_f16(acc_half.data(), reinterpret_cast<const uint16_t*>(value_at(j)), weight, static_cast<size_t>(hd));
+            sum = sum * old_scale + weight;
           }
-          kern.mad_f16(acc_half.data(), reinterpret_cast<const uint16_t*>(value_at(j)), weight, static_cast<size_t>(hd));
-          sum = sum * old_scale + weight;
+        };
+        if (s.n_tokens > 1 || n_ctx <= kSplitMinContext) {
+          float max_score, sum;
+          attend(0, n_ctx, max_score, sum);
+          dequantize_row(DType::F16, acc_half.data(), o, static_cast<size_t>(hd));
+          const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
+          for (int d = 0; d < hd; ++d) o[d] *= inv;
+          continue;
         }
-        dequantize_row(DType::F16, acc_half.data(), o, static_cast<size_t>(hd));
-        const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
-        for (int d = 0; d < hd; ++d) o[d] *= inv;
+        // Split form, for one query row over a longer context: llama.cpp cuts its padded cache
+        // view (a multiple of kCachePad cells) into one piece per thread, attends each piece alone
+        // and merges the pieces' (maximum, sum, V) with fused multiply-adds.
+        const int32_t view = (n_ctx + kCachePad - 1) / kCachePad * kCachePad;
+        const int32_t piece = (view + n_threads - 1) / n_threads;
+        float max_all = -INFINITY, sum_all = 0.0f;
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        for (int32_t lo = 0; lo < n_ctx; lo += piece) {
+          float max_score, sum;
+          attend(lo, std::min(lo + piece, n_ctx), max_score, sum);
+          if (sum == 0.0f) continue;
+          const float new_max = std::max(max_all, max_score);
+          const float old_scale = std::exp(max_all - new_max), piece_scale = std::exp(max_score - new_max);
+          for (int d = 0; d < hd; ++d)
+            acc[static_cast<size_t>(d)] = std::fma(acc[static_cast<size_t>(d)], old_scale, f16_to_f32(acc_half[static_cast<size_t>(d)]) * piece_scale);
+          sum_all = std::fma(sum_all, old_scale, sum * piece_scale);
+          max_all = new_max;
+        }
+        const float inv = sum_all == 0.0f ? 1.0f : 1.0f / sum_all;
+        for (int d = 0; d < hd; ++d) o[d] = acc[static_cast<size_t>(d)] * inv;
         continue;
       }
       scores.resize(static_cast<size_t>(n_ctx));
