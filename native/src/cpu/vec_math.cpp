@@ -9,7 +9,6 @@
 #include "cpu/quant.h"
 
 namespace ol {
-namespace {
 
 // llama.cpp's ggml_v_expf (AVX-512 form), one lane: a degree-5 polynomial on the reduced argument,
 // scaled by 2^n; |n| > 192 saturates to 0 or infinity.
@@ -24,6 +23,8 @@ float exp_lane(float x) {
                            std::fma(0x1.ffffecp-1f, b, 1.0f));
   return std::ldexp(j, static_cast<int>(n));
 }
+
+namespace {
 
 void silu_mul(float* a, const float* b, size_t n) {
   const size_t blocks = n - n % 16;
@@ -96,7 +97,10 @@ const VecMath& vec_math() {
   // Follows the matmul kernels' choice, so OL_ISA forces both.
   static const VecMath* chosen = [] {
     const VecMath* avx512 = vec_math_avx512();
-    return kernels().isa == "avx512" && avx512 != nullptr ? avx512 : &vec_math_scalar();
+    const VecMath* avx2 = vec_math_avx2();
+    if (kernels().isa == "avx512" && avx512 != nullptr) return avx512;
+    if (kernels().isa != "scalar" && avx2 != nullptr) return avx2;
+    return &vec_math_scalar();
   }();
   return *chosen;
 }

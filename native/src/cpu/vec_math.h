@@ -2,8 +2,8 @@
 // AVX-512 build, the one node-llama-cpp loads on this class of CPU): the vectorised exp used by its
 // SwiGLU and softmax, and the summation orders of its half-precision and tiled attention dot
 // products. Agreement with llama.cpp on near-tied tokens depends on these last bits
-// (native/tests/conformance.test.ts). An AVX-512 set and a portable set with identical results,
-// chosen at run time like cpu/kernels.h (OL_ISA=scalar forces the portable one).
+// (native/tests/conformance.test.ts). AVX-512, AVX2 and portable sets with identical results,
+// chosen at run time with cpu/kernels.h's set (OL_ISA=scalar|avx2 forces a lower one).
 #pragma once
 
 #include <cstddef>
@@ -13,7 +13,7 @@
 namespace ol {
 
 struct VecMath {
-  std::string_view isa;  // "scalar", "avx512"
+  std::string_view isa;  // "scalar", "avx2", "avx512"
   // a[i] = a[i] / (1 + exp(-a[i])) * b[i]: exp is llama.cpp's polynomial over blocks of 16 values,
   // the C library's exp for the n % 16 tail.
   void (*silu_mul)(float* a, const float* b, size_t n);
@@ -31,8 +31,11 @@ struct VecMath {
 };
 
 const VecMath& vec_math();
-// Both sets where the CPU has them (tests compare them).
+// Each set, or nullptr where the CPU lacks it (tests compare them with the portable one).
 const VecMath& vec_math_scalar();
+const VecMath* vec_math_avx2();
 const VecMath* vec_math_avx512();
+// llama.cpp's vectorised exp (its AVX-512 form) for one value: the portable set's building block.
+float exp_lane(float x);
 
 }  // namespace ol
