@@ -47,9 +47,10 @@ void attention_cpu(const HParams& hp, KvCache& kv, int layer, const BatchPlan& p
   const int q_dim = hp.q_dim();
   const size_t elem = half ? 2 : 4;
   // Over a half-precision cache this is llama.cpp's CPU flash attention, operation for operation
-  // (conformance), in its two forms: rows of a sequence that brings at least kTiledMinRows tokens to
-  // this step (a prompt evaluated whole) take its tiled form, the others its one-row form. Over a
-  // single-precision cache (F32 models): plain softmax attention in single precision.
+  // (conformance), in its three forms: rows of a sequence that brings at least kTiledMinRows tokens
+  // to this step (a prompt evaluated whole) take its tiled form, a lone decode row past
+  // kSplitMinContext its split form, the others its one-row form. Over a single-precision cache
+  // (F32 models): plain softmax attention in single precision.
   pool.parallel_for(static_cast<size_t>(rows) * static_cast<size_t>(hp.n_head), 1, [&](size_t i0, size_t i1) {
     // Per-thread scratch, kept across chunks, layers and steps.
     thread_local std::vector<float> scores, acc;
