@@ -16,13 +16,18 @@ const GREEDY_PROMPTS = 20;
 const GREEDY_TOKENS = 64;
 const EVAL_BATCH = 4; // sequences per evalLogits call (bounds the logits buffer)
 
-// Issue 3's bars, printed beside every measurement. The engine does not meet the top-1 and greedy
-// bars yet (near-ties decided differently: llama.cpp's vectorised exp/SiLU approximations and its
-// tiled attention are not reproduced; see native/README.md). Until it does, the assertions guard
-// against regressions at the level reached (measured 2026-11-26: top-1 97.23% base, 96.00% with an
-// adapter, greedy 7/20; the runs are deterministic), and the issue stays open.
+// Issue 3's bars, printed beside every measurement. The engine reproduces llama.cpp's CPU arithmetic
+// for this model (native/README.md, numerics): measured 2026-11-26, top-1 100% (base and with an
+// adapter), mean KL 1.1e-4 nats, greedy 24/24 identical (one past 256 tokens of context); the runs
+// are deterministic. The floors guard that level; the KL left is the reference's own rounding
+// (node-llama-cpp sums the probabilities in float, largest first: 4e-5 to 9e-5 nats against the
+// exact softmax of the very same logits), not a difference in logits.
 const BAR = { top1: 0.98, meanKl: 0.01, greedyIdentical: 0.8 };
-const REGRESSION_FLOOR = { top1: 0.97, top1WithAdapter: 0.95, greedyIdentical: 0.3 };
+const REGRESSION_FLOOR = { top1: 0.995, top1WithAdapter: 0.99, meanKl: 1e-3, greedyIdentical: 0.95 };
+// llama.cpp switches to its tiled flash attention for batches of this many query rows, and to its
+// split-KV form for one query row beyond SPLIT_CONTEXT tokens of context.
+const TILED_ROWS = 64;
+const SPLIT_CONTEXT = 256;
 
 function report(what: string, value: number, bar: number): void {
   process.stdout.write(`${what}: ${(value * 100).toFixed(2)}% (issue bar ${(bar * 100).toFixed(0)}%: ${value >= bar ? "met" : "NOT met"})\n`);
@@ -67,7 +72,9 @@ describe("conformance with llama.cpp on SmolLM2-135M-Instruct Q4_1", () => {
     expect(fs.existsSync(MODEL)).toBe(true); // scripts/bootstrap.sh fetches it
     llama = await LlamaCpp.start({ modelPath: MODEL, threads: THREADS });
     model = await Model.load(MODEL, { threads: THREADS });
-    engine = new Engine(model);
+    // Every prompt prefilled in one step, as llama.cpp evaluates it (its batch of 512 holds each):
+    // which attention form a row takes depends on how many rows come with it.
+    engine = new Engine(model, { maxBatchTokens: 4096 });
     promptIds = [];
     for (const prompt of conformancePrompts) promptIds.push(...(await llama.tokenize([prompt.text], prompt.parseSpecial)));
   }, 120_000);
@@ -134,10 +141,12 @@ describe("conformance with llama.cpp on SmolLM2-135M-Instruct Q4_1", () => {
 
   test("teacher forcing over >= 50 prompts: mean KL < 0.01 nats; top-1 agreement reported against the 98% bar", async () => {
     expect(promptIds.length).toBeGreaterThanOrEqual(50);
+    // Prompts this long take llama.cpp's (and our) tiled attention; shorter ones the one-row form.
+    expect(promptIds.filter((ids) => ids.length >= TILED_ROWS).length).toBeGreaterThanOrEqual(2);
     const { top1, meanKl } = await compareDistributions(promptIds);
     report("top-1 agreement, base", top1, BAR.top1);
     expect(top1).toBeGreaterThanOrEqual(REGRESSION_FLOOR.top1);
-    expect(meanKl).toBeLessThan(BAR.meanKl);
+    expect(meanKl).toBeLessThan(REGRESSION_FLOOR.meanKl);
   }, 300_000);
 
   test("with a PEFT adapter (llama.cpp: the same adapter converted to a GGUF LoRA) the distributions agree too", async () => {
@@ -150,11 +159,20 @@ describe("conformance with llama.cpp on SmolLM2-135M-Instruct Q4_1", () => {
     const { top1, meanKl } = await compareDistributions(promptIds.slice(0, 12), { id, gguf });
     report("top-1 agreement, with an adapter", top1, BAR.top1);
     expect(top1).toBeGreaterThanOrEqual(REGRESSION_FLOOR.top1WithAdapter);
-    expect(meanKl).toBeLessThan(BAR.meanKl);
+    expect(meanKl).toBeLessThan(REGRESSION_FLOOR.meanKl);
   }, 300_000);
 
   test(`greedy ${GREEDY_TOKENS}-token generations: identical share reported against the 80% bar, first divergences listed`, async () => {
-    const prompts = promptIds.slice(0, GREEDY_PROMPTS);
+    // The first prompts, every long one (its prefill takes the tiled attention), and a context past
+    // SPLIT_CONTEXT tokens (the later prompts one after another: its decode takes the split form).
+    const longContext: number[] = [];
+    for (const ids of promptIds.slice(GREEDY_PROMPTS)) if (longContext.length <= SPLIT_CONTEXT + 32) longContext.push(...ids);
+    expect(longContext.length).toBeGreaterThan(SPLIT_CONTEXT);
+    const prompts = [
+      ...promptIds.slice(0, GREEDY_PROMPTS),
+      ...promptIds.slice(GREEDY_PROMPTS).filter((ids) => ids.length >= TILED_ROWS),
+      longContext,
+    ];
     // All of ours run concurrently through the batcher; llama.cpp's one after another.
     const ours = await Promise.all(
       prompts.map((ids) => engine.generate({ promptIds: ids, maxTokens: GREEDY_TOKENS, temperature: 0, ignoreEos: true }).result()),
@@ -175,5 +193,5 @@ describe("conformance with llama.cpp on SmolLM2-135M-Instruct Q4_1", () => {
     process.stdout.write(`greedy: ${identical}/${prompts.length} identical\n${divergences.join("\n")}\n`);
     report("greedy generations identical", identical / prompts.length, BAR.greedyIdentical);
     expect(identical / prompts.length).toBeGreaterThanOrEqual(REGRESSION_FLOOR.greedyIdentical);
-  }, 300_000);
+  }, 900_000); // llama.cpp's spinning worker threads crawl when the machine is oversubscribed
 });

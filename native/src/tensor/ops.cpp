@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cpu/kernels.h"
+#include "cpu/vec_math.h"
 #include "runtime/thread_pool.h"
 
 namespace ol {
@@ -45,17 +46,16 @@ void rope(float* x, int64_t rows, int n_heads, int head_dim, const float* cos_t,
       for (int i = 0; i < half; ++i) {
         const int a = style == RopeStyle::Interleaved ? 2 * i : i;
         const int b = style == RopeStyle::Interleaved ? 2 * i + 1 : i + half;
+        // Fused where llama.cpp's compiler fuses (x0 * cos - x1 * sin, x0 * sin + x1 * cos).
         const float x0 = v[a], x1 = v[b];
-        v[a] = x0 * c_row[i] - x1 * s_row[i];
-        v[b] = x0 * s_row[i] + x1 * c_row[i];
+        v[a] = std::fma(x0, c_row[i], -(x1 * s_row[i]));
+        v[b] = std::fma(x0, s_row[i], x1 * c_row[i]);
       }
     }
   }
 }
 
-void silu_mul(float* a, const float* b, size_t n) {
-  for (size_t i = 0; i < n; ++i) a[i] = a[i] / (1.0f + std::exp(-a[i])) * b[i];
-}
+void silu_mul(float* a, const float* b, size_t n) { vec_math().silu_mul(a, b, n); }
 
 void add_inplace(float* y, const float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) y[i] += x[i];

@@ -1,5 +1,6 @@
-// Prompts for the conformance tests and the benchmark: prose, questions, code, lists, numbers,
-// other languages, and ChatML turns (SmolLM2's template; rendered with special tokens).
+// Prompts for the conformance tests: prose, questions, code, lists, numbers, other languages, ChatML
+// turns (SmolLM2's template; rendered with special tokens), and a few of 64 tokens or more, which
+// llama.cpp evaluates with its tiled flash attention when they come in one batch.
 const chat = (user: string): string => `<|im_start|>system\nYou are a helpful AI assistant.<|im_end|>\n<|im_start|>user\n${user}<|im_end|>\n<|im_start|>assistant\n`;
 
 export const conformancePrompts: { text: string; parseSpecial: boolean }[] = [
@@ -57,4 +58,20 @@ export const conformancePrompts: { text: string; parseSpecial: boolean }[] = [
     "Why is the sky blue?",
     "Tell me a fun fact about octopuses.",
   ].map((user) => ({ text: chat(user), parseSpecial: true })),
+  ...[
+    "The old lighthouse keeper kept a logbook for forty years. Every evening he wrote down the weather, the ships that passed, " +
+      "and one sentence about something he had noticed that day: a heron standing on the rocks, the smell of rain before a storm, " +
+      "a child waving from the deck of a ferry. When he retired, the village library asked to keep the logbooks, and people still",
+    "def merge_sorted(a, b):\n    \"\"\"Merge two sorted lists into one sorted list.\"\"\"\n    result = []\n    i = j = 0\n" +
+      "    while i < len(a) and j < len(b):\n        if a[i] <= b[j]:\n            result.append(a[i])\n            i += 1\n" +
+      "        else:\n            result.append(b[j])\n            j += 1\n    result.extend(a[i:])\n",
+  ].map((text) => ({ text, parseSpecial: false })),
+  {
+    text: chat(
+      "I am planning a three-day trip to a city I have never visited. I like museums, long walks and trying local food, " +
+        "but I do not enjoy crowded tourist places. Could you suggest how to organise the days, what to pack, and how to find " +
+        "good places to eat without relying only on online reviews?",
+    ),
+    parseSpecial: true,
+  },
 ];
