@@ -375,10 +375,12 @@ class CudaForward final : public ForwardPass, public BlockOps {
           offsets.emplace_back(SIZE_MAX, SIZE_MAX);
           continue;
         }
+        // Resident adapters keep their stored type (F32, F16 or BF16); the device copy is fp32.
         const size_t a_n = static_cast<size_t>(w->rank) * static_cast<size_t>(m.in), b_n = static_cast<size_t>(m.out) * static_cast<size_t>(w->rank);
         offsets.emplace_back(host.size(), host.size() + a_n);
-        host.insert(host.end(), m.a, m.a + a_n);
-        host.insert(host.end(), m.b, m.b + b_n);
+        host.resize(host.size() + a_n + b_n);
+        dequantize_row(m.dtype, m.a, host.data() + offsets.back().first, a_n);
+        dequantize_row(m.dtype, m.b, host.data() + offsets.back().second, b_n);
       }
     upload(d.mem, host);
     for (const auto& [a, b] : offsets) {
