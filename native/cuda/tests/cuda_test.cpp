@@ -93,6 +93,7 @@ TEST(Cuda, MixedMultiLoraBatchMatchesTheCpuBackend) {
     a.seed = static_cast<uint64_t>(10 + i);
     a.rank = 4 + i % 5;
     a.use_rslora = i % 2 == 1;
+    if (i % 3 == 2) a.dtype = i == 2 ? DType::F16 : DType::BF16;  // resident in their stored type on the CPU
     if (i == 7) a.targets = {"q_proj", "v_proj"};
     const std::string path = dir / ("a" + std::to_string(i));
     write_tiny_adapter(spec, a, path);
