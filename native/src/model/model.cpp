@@ -7,6 +7,8 @@
 
 #include "common/error.h"
 #include "common/json.h"
+#include "cpu/kernels.h"
+#include "cpu/packed.h"
 #include "cpu/quant.h"
 #include "model/arch.h"
 #include "model/gguf.h"
@@ -122,7 +124,26 @@ void bind_weights(Model& m, const ArchDef& arch, Find&& find, bool gguf_names) {
   }
 }
 
+// Copies the weights the selected kernels read in a packed layout (one pass over the weights then
+// feeds 16 outputs); the mapped originals stay for embeddings lookups, LoRA and other backends.
+void pack_weights(Model& m) {
+  const KernelSet& k = kernels();
+  auto pack = [&](Matrix& w) {
+    if (k.packed_dot[static_cast<int>(w.dtype)] == nullptr || !packable(w.dtype, w.rows, w.cols)) return;
+    const size_t bytes = packed_group_bytes(w.dtype, w.cols) * static_cast<size_t>(w.rows / kPackRows);
+    auto* dst = static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+    if (dst == nullptr) throw Error(OL_ERR_OUT_OF_MEMORY, "out of memory repacking weights");
+    m.packed_weights.emplace_back(dst);
+    pack_rows(w.dtype, w.data, w.row_stride, w.rows, w.cols, dst);
+    w.packed = dst;
+  };
+  for (LayerWeights& L : m.layers)
+    for (Matrix& w : L.linear) pack(w);
+  pack(m.output);
+}
+
 void finish(Model& m, int64_t n_params, int64_t bytes, TokenizerSpec spec, std::string spec_error) {
+  pack_weights(m);
   m.n_params = n_params;
   m.weights_bytes = bytes;
   if (spec_error.empty()) {
