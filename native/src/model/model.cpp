@@ -5,6 +5,8 @@
 #include <optional>
 #include <filesystem>
 
+#include <sys/mman.h>
+
 #include "common/error.h"
 #include "common/json.h"
 #include "cpu/kernels.h"
@@ -125,21 +127,31 @@ void bind_weights(Model& m, const ArchDef& arch, Find&& find, bool gguf_names) {
 }
 
 // Copies the weights the selected kernels read in a packed layout (one pass over the weights then
-// feeds 16 outputs); the mapped originals stay for embeddings lookups, LoRA and other backends.
+// feeds 16 outputs); the mapped originals stay for embedding lookups, LoRA and other backends. One
+// buffer in transparent huge pages: decode streams all of it once per token, and 4 KB pages would
+// cost a TLB miss and a restart of the hardware prefetcher every 4 KB.
 void pack_weights(Model& m) {
   const KernelSet& k = kernels();
-  auto pack = [&](Matrix& w) {
-    if (k.packed_dot[static_cast<int>(w.dtype)] == nullptr || !packable(w.dtype, w.rows, w.cols)) return;
-    const size_t bytes = packed_group_bytes(w.dtype, w.cols) * static_cast<size_t>(w.rows / kPackRows);
-    auto* dst = static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
-    if (dst == nullptr) throw Error(OL_ERR_OUT_OF_MEMORY, "out of memory repacking weights");
-    m.packed_weights.emplace_back(dst);
-    pack_rows(w.dtype, w.data, w.row_stride, w.rows, w.cols, dst);
-    w.packed = dst;
-  };
+  std::vector<Matrix*> targets;
   for (LayerWeights& L : m.layers)
-    for (Matrix& w : L.linear) pack(w);
-  pack(m.output);
+    for (Matrix& w : L.linear) targets.push_back(&w);
+  targets.push_back(&m.output);
+  std::erase_if(targets, [&](const Matrix* w) { return k.packed_dot[static_cast<int>(w->dtype)] == nullptr || !packable(w->dtype, w->rows, w->cols); });
+  auto bytes_of = [](const Matrix& w) { return (packed_group_bytes(w.dtype, w.cols) * static_cast<size_t>(w.rows / kPackRows) + 63) / 64 * 64; };
+  size_t total = 0;
+  for (const Matrix* w : targets) total += bytes_of(*w);
+  if (total == 0) return;
+  constexpr size_t kHugePage = size_t{2} << 20;
+  total = (total + kHugePage - 1) / kHugePage * kHugePage;
+  auto* buffer = static_cast<uint8_t*>(std::aligned_alloc(kHugePage, total));
+  if (buffer == nullptr) throw Error(OL_ERR_OUT_OF_MEMORY, "out of memory repacking weights");
+  m.packed_weights.reset(buffer);
+  madvise(buffer, total, MADV_HUGEPAGE);  // advice only: without it the layout is the same, just slower
+  for (Matrix* w : targets) {
+    pack_rows(w->dtype, w->data, w->row_stride, w->rows, w->cols, buffer);
+    w->packed = buffer;
+    buffer += bytes_of(*w);
+  }
 }
 
 void finish(Model& m, int64_t n_params, int64_t bytes, TokenizerSpec spec, std::string spec_error) {

@@ -65,7 +65,7 @@ struct Model {
   struct FreeBytes {
     void operator()(uint8_t* p) const { std::free(p); }
   };
-  std::vector<std::unique_ptr<uint8_t, FreeBytes>> packed_weights;  // storage of the Matrix::packed copies
+  std::unique_ptr<uint8_t, FreeBytes> packed_weights;  // storage of the Matrix::packed copies
 
   const Tokenizer& require_tokenizer() const;
 };
