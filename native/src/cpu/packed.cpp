@@ -21,30 +21,29 @@ size_t packed_block_bytes(DType t) {
 
 namespace {
 
-// One block of 16 rows; qs(c) gives row c's stored quant bytes, scales(c, k) its k-th half scale.
+// One block of 16 rows: 4 bytes of each row's quants at a time, then the half scales.
 template <typename Block, int kQsBytes, int kScales>
-void pack_block(const Block* const* rows, size_t i, bool offset_128, uint8_t* dst) {
+void pack_block(const Block* const* rows, size_t i, uint32_t flip, uint8_t* dst) {
   for (int j = 0; j < kQsBytes / 4; ++j)
-    for (int c = 0; c < kPackRows; ++c)
-      for (int t = 0; t < 4; ++t) {
-        const uint8_t q = reinterpret_cast<const uint8_t*>(rows[c][i].qs)[4 * j + t];
-        dst[64 * j + 4 * c + t] = offset_128 ? static_cast<uint8_t>(q ^ 0x80) : q;  // s8 + 128 == s8 ^ 0x80
-      }
-  auto* scales = reinterpret_cast<f16_bits*>(dst + 16 * kQsBytes);
-  for (int c = 0; c < kPackRows; ++c) {
-    f16_bits s[2];
-    std::memcpy(s, &rows[c][i], sizeof(f16_bits) * kScales);  // d (and m) lead every block
-    for (int k = 0; k < kScales; ++k) std::memcpy(scales + k * kPackRows + c, &s[k], sizeof(f16_bits));
-  }
+    for (int c = 0; c < kPackRows; ++c) {
+      uint32_t q;
+      std::memcpy(&q, reinterpret_cast<const uint8_t*>(rows[c][i].qs) + 4 * j, 4);
+      q ^= flip;  // Q8_0: s8 + 128 == s8 ^ 0x80 per byte
+      std::memcpy(dst + 64 * j + 4 * c, &q, 4);
+    }
+  uint8_t* scales = dst + 16 * kQsBytes;
+  for (int c = 0; c < kPackRows; ++c)
+    for (int k = 0; k < kScales; ++k)  // d (and m) lead every block
+      std::memcpy(scales + sizeof(f16_bits) * (k * kPackRows + c), reinterpret_cast<const uint8_t*>(&rows[c][i]) + sizeof(f16_bits) * k, sizeof(f16_bits));
 }
 
 template <typename Block, int kQsBytes, int kScales>
-void pack_typed(const uint8_t* src, size_t row_stride, int64_t rows, int64_t cols, bool offset_128, uint8_t* dst) {
+void pack_typed(const uint8_t* src, size_t row_stride, int64_t rows, int64_t cols, uint32_t flip, uint8_t* dst) {
   const size_t blocks = static_cast<size_t>(cols / 32), block_bytes = 16 * kQsBytes + sizeof(f16_bits) * kPackRows * kScales;
   for (int64_t g = 0; g < rows / kPackRows; ++g) {
     const Block* group[kPackRows];
     for (int c = 0; c < kPackRows; ++c) group[c] = reinterpret_cast<const Block*>(src + static_cast<size_t>(g * kPackRows + c) * row_stride);
-    for (size_t i = 0; i < blocks; ++i, dst += block_bytes) pack_block<Block, kQsBytes, kScales>(group, i, offset_128, dst);
+    for (size_t i = 0; i < blocks; ++i, dst += block_bytes) pack_block<Block, kQsBytes, kScales>(group, i, flip, dst);
   }
 }
 
@@ -52,9 +51,9 @@ void pack_typed(const uint8_t* src, size_t row_stride, int64_t rows, int64_t col
 
 void pack_rows(DType t, const uint8_t* src, size_t row_stride, int64_t rows, int64_t cols, uint8_t* dst) {
   switch (t) {
-    case DType::Q4_0: pack_typed<BlockQ4_0, 16, 1>(src, row_stride, rows, cols, false, dst); return;
-    case DType::Q4_1: pack_typed<BlockQ4_1, 16, 2>(src, row_stride, rows, cols, false, dst); return;
-    case DType::Q8_0: pack_typed<BlockQ8_0, 32, 1>(src, row_stride, rows, cols, true, dst); return;
+    case DType::Q4_0: pack_typed<BlockQ4_0, 16, 1>(src, row_stride, rows, cols, 0, dst); return;
+    case DType::Q4_1: pack_typed<BlockQ4_1, 16, 2>(src, row_stride, rows, cols, 0, dst); return;
+    case DType::Q8_0: pack_typed<BlockQ8_0, 32, 1>(src, row_stride, rows, cols, 0x80808080u, dst); return;
     default: return;
   }
 }

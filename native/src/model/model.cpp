@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/json.h"
@@ -126,6 +127,19 @@ void bind_weights(Model& m, const ArchDef& arch, Find&& find, bool gguf_names) {
   }
 }
 
+// Packing read every page of the originals; the kernels will not read them again, so they leave this
+// process's resident set (a read-only shared mapping: they stay in the page cache and fault back in
+// if something reads them, e.g. embedding rows).
+void release_mapped_pages(const Model& m, const uint8_t* p, size_t bytes) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  for (const auto& f : m.files) {
+    const uint8_t* base = f->data();
+    if (p < base || p + bytes > base + f->size()) continue;
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page, end = (reinterpret_cast<uintptr_t>(p) + bytes) / page * page;
+    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  }
+}
+
 // Copies the weights the selected kernels read in a packed layout (one pass over the weights then
 // feeds 16 outputs); the mapped originals stay for embedding lookups, LoRA and other backends. One
 // buffer in transparent huge pages: decode streams all of it once per token, and 4 KB pages would
@@ -151,6 +165,7 @@ void pack_weights(Model& m) {
     pack_rows(w->dtype, w->data, w->row_stride, w->rows, w->cols, buffer);
     w->packed = buffer;
     buffer += bytes_of(*w);
+    release_mapped_pages(m, w->data, w->row_stride * static_cast<size_t>(w->rows));
   }
 }
 
