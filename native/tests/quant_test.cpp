@@ -183,10 +183,10 @@ TEST(Kernels, FourRowKernelsMatchTheSingleRowOnes) {
 }
 
 TEST(Kernels, PackedKernelsEqualTheScalarRowDotOnTheStoredRows) {
-  // 2 groups of 16 weight rows against 1..9 activation rows (tiles of 4 and every remainder) and
-  // 16..35 (AMX tiles of 16 and remainders): each output must equal the scalar reference on the
-  // unpacked row bit for bit (same block order).
-  const size_t n = 384, rows = 2 * kPackRows, max_act = 35;
+  // 2 groups of 16 weight rows against 1..17 activation rows (AVX-512 tiles of 8 and every
+  // remainder) and 48..59 (AMX tiles of 16 and remainders): each output must equal the scalar
+  // reference on the unpacked row bit for bit (same block order).
+  const size_t n = 384, rows = 2 * kPackRows, max_act = 59;
   std::vector<BlockQ8Act> act(max_act * n / 32);
   for (size_t r = 0; r < max_act; ++r) quantize_activations_ref(random_values(n, 60 + r).data(), act.data() + r * n / 32, n);
   size_t count = 0, checked = 0;
@@ -205,7 +205,7 @@ TEST(Kernels, PackedKernelsEqualTheScalarRowDotOnTheStoredRows) {
       const PackedDotFn packed_dot = sets[s]->packed_dot[static_cast<int>(t)];
       if (packed_dot == nullptr) continue;
       ++checked;
-      for (size_t n_act : {1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 31, 32, 35}) {
+      for (size_t n_act : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 48, 49, 59}) {
         std::vector<float> out(n_act * rows, NAN);
         for (size_t g = 0; g < rows / kPackRows; ++g)
           packed_dot(packed.data() + g * packed_group_bytes(t, static_cast<int64_t>(n)), act.data(), n_act, n, out.data() + g * kPackRows, rows);

@@ -48,6 +48,6 @@ const KernelSet* const* available_kernel_sets(size_t* count);
 const KernelSet& kernels_scalar();
 const KernelSet* kernels_avx2();
 const KernelSet* kernels_avx512();
-const KernelSet* kernels_amx();  // the AVX-512 kernels plus AMX tiles for packed matmuls of >= 16 rows
+const KernelSet* kernels_amx();  // the AVX-512 kernels plus AMX tiles for packed matmuls of >= 48 rows
 
 }  // namespace ol

@@ -1,4 +1,4 @@
-// AMX kernel set: the AVX-512 kernels plus AMX int8 tiles for packed matmuls of 16 or more rows
+// AMX kernel set: the AVX-512 kernels plus AMX int8 tiles for packed matmuls of 48 or more rows
 // (compiled with the AVX-512 flags and -mamx-tile -mamx-int8; see kernels_x86.inc, packed_amx.inc).
 #define OL_KERNEL_NAME kernels_amx
 #define OL_KERNEL_ISA "amx"
