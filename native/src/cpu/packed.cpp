@@ -10,15 +10,6 @@ bool packable(DType t, int64_t rows, int64_t cols) {
   return (t == DType::Q4_0 || t == DType::Q4_1 || t == DType::Q8_0) && rows > 0 && rows % kPackRows == 0 && cols > 0 && cols % 32 == 0;
 }
 
-size_t packed_block_bytes(DType t) {
-  switch (t) {
-    case DType::Q4_0: return 256 + 32;
-    case DType::Q4_1: return 256 + 64;
-    case DType::Q8_0: return 512 + 32;
-    default: return 0;
-  }
-}
-
 namespace {
 
 // One block of 16 rows: 4 bytes of each row's quants at a time, then the half scales.
@@ -37,9 +28,11 @@ void pack_block(const Block* const* rows, size_t i, uint32_t flip, uint8_t* dst)
       std::memcpy(scales + sizeof(f16_bits) * (k * kPackRows + c), reinterpret_cast<const uint8_t*>(&rows[c][i]) + sizeof(f16_bits) * k, sizeof(f16_bits));
 }
 
-template <typename Block, int kQsBytes, int kScales>
+template <typename Block, DType T, int kQsBytes, int kScales>
 void pack_typed(const uint8_t* src, size_t row_stride, int64_t rows, int64_t cols, uint32_t flip, uint8_t* dst) {
-  const size_t blocks = static_cast<size_t>(cols / 32), block_bytes = 16 * kQsBytes + sizeof(f16_bits) * kPackRows * kScales;
+  constexpr size_t block_bytes = packed_block_bytes(T);
+  static_assert(block_bytes == kPackRows * (kQsBytes + sizeof(f16_bits) * kScales));
+  const size_t blocks = static_cast<size_t>(cols / 32);
   for (int64_t g = 0; g < rows / kPackRows; ++g) {
     const Block* group[kPackRows];
     for (int c = 0; c < kPackRows; ++c) group[c] = reinterpret_cast<const Block*>(src + static_cast<size_t>(g * kPackRows + c) * row_stride);
@@ -51,9 +44,9 @@ void pack_typed(const uint8_t* src, size_t row_stride, int64_t rows, int64_t col
 
 void pack_rows(DType t, const uint8_t* src, size_t row_stride, int64_t rows, int64_t cols, uint8_t* dst) {
   switch (t) {
-    case DType::Q4_0: pack_typed<BlockQ4_0, 16, 1>(src, row_stride, rows, cols, 0, dst); return;
-    case DType::Q4_1: pack_typed<BlockQ4_1, 16, 2>(src, row_stride, rows, cols, 0, dst); return;
-    case DType::Q8_0: pack_typed<BlockQ8_0, 32, 1>(src, row_stride, rows, cols, 0x80808080u, dst); return;
+    case DType::Q4_0: pack_typed<BlockQ4_0, DType::Q4_0, 16, 1>(src, row_stride, rows, cols, 0, dst); return;
+    case DType::Q4_1: pack_typed<BlockQ4_1, DType::Q4_1, 16, 2>(src, row_stride, rows, cols, 0, dst); return;
+    case DType::Q8_0: pack_typed<BlockQ8_0, DType::Q8_0, 32, 1>(src, row_stride, rows, cols, 0x80808080u, dst); return;
     default: return;
   }
 }

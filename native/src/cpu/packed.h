@@ -22,8 +22,9 @@ constexpr int kPackRows = 16;
 
 // Whether this layout exists for the type and shape (Q4_0/Q4_1/Q8_0, rows a multiple of 16).
 bool packable(DType t, int64_t rows, int64_t cols);
-// Bytes of one packed block (16 rows x 32 inputs).
-size_t packed_block_bytes(DType t);
+// Bytes of one packed block (16 rows x 32 inputs): the quants, then the half scales (d, and m for Q4_1).
+constexpr size_t packed_qs_bytes(DType t) { return t == DType::Q8_0 ? 512 : 256; }
+constexpr size_t packed_block_bytes(DType t) { return packed_qs_bytes(t) + (t == DType::Q4_1 ? 64 : 32); }
 // Bytes of one packed group of 16 rows (cols inputs each).
 inline size_t packed_group_bytes(DType t, int64_t cols) { return packed_block_bytes(t) * static_cast<size_t>(cols / 32); }
 // Repacks rows x cols stored rows (row_stride bytes apart) into dst (packed_group_bytes * rows / 16 bytes).
