@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cpu/kernels.h"
+#include "cpu/packed.h"
 #include "cpu/quant.h"
 
 using namespace ol;
@@ -181,6 +182,43 @@ TEST(Kernels, FourRowKernelsMatchTheSingleRowOnes) {
   }
 }
 
+TEST(Kernels, PackedKernelsEqualTheScalarRowDotOnTheStoredRows) {
+  // 2 groups of 16 weight rows against 1..17 activation rows (AVX-512 tiles of 8 and every
+  // remainder) and 48..59 (AMX tiles of 16 and remainders): each output must equal the scalar
+  // reference on the unpacked row bit for bit (same block order).
+  const size_t n = 384, rows = 2 * kPackRows, max_act = 59;
+  std::vector<BlockQ8Act> act(max_act * n / 32);
+  for (size_t r = 0; r < max_act; ++r) quantize_activations_ref(random_values(n, 60 + r).data(), act.data() + r * n / 32, n);
+  size_t count = 0, checked = 0;
+  const KernelSet* const* sets = available_kernel_sets(&count);
+  for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q8_0}) {
+    ASSERT_TRUE(packable(t, static_cast<int64_t>(rows), static_cast<int64_t>(n)));
+    const size_t stride = row_bytes(t, n);
+    std::vector<uint8_t> stored;
+    for (size_t c = 0; c < rows; ++c) {
+      const auto row = quantize(t, random_values(n, 70 + c));
+      stored.insert(stored.end(), row.begin(), row.end());
+    }
+    std::vector<uint8_t> packed(packed_group_bytes(t, static_cast<int64_t>(n)) * rows / kPackRows);
+    pack_rows(t, stored.data(), stride, static_cast<int64_t>(rows), static_cast<int64_t>(n), packed.data());
+    for (size_t s = 0; s < count; ++s) {
+      const PackedDotFn packed_dot = sets[s]->packed_dot[static_cast<int>(t)];
+      if (packed_dot == nullptr) continue;
+      ++checked;
+      for (size_t n_act : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 48, 49, 59}) {
+        std::vector<float> out(n_act * rows, NAN);
+        for (size_t g = 0; g < rows / kPackRows; ++g)
+          packed_dot(packed.data() + g * packed_group_bytes(t, static_cast<int64_t>(n)), act.data(), n_act, n, out.data() + g * kPackRows, rows);
+        for (size_t r = 0; r < n_act; ++r)
+          for (size_t c = 0; c < rows; ++c)
+            ASSERT_EQ(out[r * rows + c], kernels_scalar().row_dot[static_cast<int>(t)](stored.data() + c * stride, act.data() + r * n / 32, n))
+                << dtype_name(t) << " " << sets[s]->isa << " activation rows " << n_act << " row " << r << " column " << c;
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no kernel set on this CPU has packed kernels";
+}
+
 TEST(Kernels, ActivationQuantizationMatchesTheReference) {
   const auto x = random_values(512, 3);
   std::vector<BlockQ8Act> ref(16), got(16);
@@ -192,6 +230,7 @@ TEST(Kernels, ActivationQuantizationMatchesTheReference) {
     for (size_t b = 0; b < 16; ++b) {
       EXPECT_FLOAT_EQ(got[b].d, ref[b].d);
       EXPECT_FLOAT_EQ(got[b].s, ref[b].s);
+      EXPECT_EQ(got[b].sum, ref[b].sum);
       EXPECT_EQ(std::memcmp(got[b].qs, ref[b].qs, 32), 0) << sets[s]->isa;
     }
     EXPECT_NEAR(sets[s]->dot_f32(x.data(), x.data() + 256, 256), kernels_scalar().dot_f32(x.data(), x.data() + 256, 256), 1e-3);

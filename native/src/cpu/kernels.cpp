@@ -4,6 +4,9 @@
 #include <string>
 #include <vector>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 namespace ol {
 
 namespace {
@@ -14,10 +17,18 @@ bool cpu_has_avx512() {
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 }
 
+// AMX tiles need the CPU feature and the kernel's consent to save the 8 KB tile state per thread.
+bool cpu_has_amx() {
+  if (!cpu_has_avx512() || !__builtin_cpu_supports("amx-tile") || !__builtin_cpu_supports("amx-int8")) return false;
+  constexpr int kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+}
+
 std::vector<const KernelSet*> detect() {
   std::vector<const KernelSet*> sets{&kernels_scalar()};
   if (cpu_has_avx2()) sets.push_back(kernels_avx2());
   if (cpu_has_avx512()) sets.push_back(kernels_avx512());
+  if (cpu_has_amx()) sets.push_back(kernels_amx());
   return sets;
 }
 const std::vector<const KernelSet*>& usable() {

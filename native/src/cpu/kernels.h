@@ -18,11 +18,16 @@ using Rows4DotFn = void (*)(const void* weight_row, const BlockQ8Act* const* act
 // Four consecutive weight rows (row_stride bytes apart) against one activation row.
 using Cols4DotFn = void (*)(const void* weight_rows, size_t row_stride, const BlockQ8Act* act, size_t n, float* out);
 
+// One group of kPackRows packed weight rows (cpu/packed.h) against `rows` activation rows of n/32
+// consecutive blocks each: out[r * out_stride + c] = w[c] . act[r], equal to row_dot's results.
+using PackedDotFn = void (*)(const uint8_t* group, const BlockQ8Act* act, size_t rows, size_t n, float* out, size_t out_stride);
+
 struct KernelSet {
-  std::string_view isa;  // "scalar", "avx2", "avx512"
+  std::string_view isa;  // "scalar", "avx2", "avx512", "amx"
   RowDotFn row_dot[31];     // indexed by DType value; nullptr for unused ids
   Rows4DotFn rows4_dot[31]; // quantized types only; nullptr where absent (callers use row_dot)
   Cols4DotFn cols4_dot[31]; // same results as row_dot; nullptr where absent
+  PackedDotFn packed_dot[31];  // types with a packed layout this set has kernels for; nullptr elsewhere
   QuantizeActFn quantize_act;
   VecDotF32Fn dot_f32;   // plain float dot (LoRA)
   void (*f32_to_f16_row)(const float* x, uint16_t* out, size_t n);       // round to nearest even
@@ -34,7 +39,7 @@ struct KernelSet {
 
 inline bool takes_quantized_activations(DType t) { return dtype_is_quantized(t); }
 
-// The best kernel set this CPU supports (OL_ISA=scalar|avx2|avx512 env var may force a lower one).
+// The best kernel set this CPU supports (OL_ISA=scalar|avx2|avx512|amx env var may force a lower one).
 const KernelSet& kernels();
 // All sets usable on this CPU, best last (tests compare them against the scalar reference).
 const KernelSet* const* available_kernel_sets(size_t* count);
@@ -43,5 +48,6 @@ const KernelSet* const* available_kernel_sets(size_t* count);
 const KernelSet& kernels_scalar();
 const KernelSet* kernels_avx2();
 const KernelSet* kernels_avx512();
+const KernelSet* kernels_amx();  // the AVX-512 kernels plus AMX tiles for packed matmuls of >= 48 rows
 
 }  // namespace ol

@@ -3,4 +3,6 @@
 #define OL_KERNEL_NAME kernels_avx512
 #define OL_KERNEL_ISA "avx512"
 #define OL_VNNI 1
+#define OL_AVX512 1
+#define OL_AMX 0
 #include "cpu/kernels_x86.inc"

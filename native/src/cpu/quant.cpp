@@ -321,6 +321,7 @@ void quantize_activations_ref(const float* x, BlockQ8Act* out, size_t n) {
     // products give the reference's results (conformance), not merely close ones.
     out[i].d = f16_to_f32(f32_to_f16(d));
     out[i].s = f16_to_f32(f32_to_f16(d * static_cast<float>(sum)));
+    out[i].sum = sum;
   }
 }
 

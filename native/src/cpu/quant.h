@@ -33,10 +33,12 @@ static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ6_K) == 210);
 
 // Activations quantized for the integer dot products: 32 int8 per block with a scale and the scaled
 // sum (needed by types with an offset: Q4_1, Q4_K), both rounded to half precision (llama.cpp's
-// Q8_0/Q8_1 activations) but kept as float for speed.
+// Q8_0/Q8_1 activations) but kept as float for speed, and the exact integer sum (the packed kernels
+// feed weights as unsigned bytes and subtract offset * sum).
 struct BlockQ8Act {
   float d;
-  float s;  // d * sum(qs)
+  float s;      // d * sum(qs)
+  int32_t sum;  // sum(qs)
   int8_t qs[32];
 };
 

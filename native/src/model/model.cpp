@@ -5,8 +5,13 @@
 #include <optional>
 #include <filesystem>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "common/error.h"
 #include "common/json.h"
+#include "cpu/kernels.h"
+#include "cpu/packed.h"
 #include "cpu/quant.h"
 #include "model/arch.h"
 #include "model/gguf.h"
@@ -122,7 +127,50 @@ void bind_weights(Model& m, const ArchDef& arch, Find&& find, bool gguf_names) {
   }
 }
 
+// Packing read every page of the originals; the kernels will not read them again, so they leave this
+// process's resident set (a read-only shared mapping: they stay in the page cache and fault back in
+// if something reads them, e.g. embedding rows).
+void release_mapped_pages(const Model& m, const uint8_t* p, size_t bytes) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  for (const auto& f : m.files) {
+    const uint8_t* base = f->data();
+    if (p < base || p + bytes > base + f->size()) continue;
+    const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page, end = (reinterpret_cast<uintptr_t>(p) + bytes) / page * page;
+    if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  }
+}
+
+// Copies the weights the selected kernels read in a packed layout (one pass over the weights then
+// feeds 16 outputs); the mapped originals stay for embedding lookups, LoRA and other backends. One
+// buffer in transparent huge pages: decode streams all of it once per token, and 4 KB pages would
+// cost a TLB miss and a restart of the hardware prefetcher every 4 KB.
+void pack_weights(Model& m) {
+  const KernelSet& k = kernels();
+  std::vector<Matrix*> targets;
+  for (LayerWeights& L : m.layers)
+    for (Matrix& w : L.linear) targets.push_back(&w);
+  targets.push_back(&m.output);
+  std::erase_if(targets, [&](const Matrix* w) { return k.packed_dot[static_cast<int>(w->dtype)] == nullptr || !packable(w->dtype, w->rows, w->cols); });
+  auto bytes_of = [](const Matrix& w) { return (packed_group_bytes(w.dtype, w.cols) * static_cast<size_t>(w.rows / kPackRows) + 63) / 64 * 64; };
+  size_t total = 0;
+  for (const Matrix* w : targets) total += bytes_of(*w);
+  if (total == 0) return;
+  constexpr size_t kHugePage = size_t{2} << 20;
+  total = (total + kHugePage - 1) / kHugePage * kHugePage;
+  auto* buffer = static_cast<uint8_t*>(std::aligned_alloc(kHugePage, total));
+  if (buffer == nullptr) throw Error(OL_ERR_OUT_OF_MEMORY, "out of memory repacking weights");
+  m.packed_weights.reset(buffer);
+  madvise(buffer, total, MADV_HUGEPAGE);  // advice only: without it the layout is the same, just slower
+  for (Matrix* w : targets) {
+    pack_rows(w->dtype, w->data, w->row_stride, w->rows, w->cols, buffer);
+    w->packed = buffer;
+    buffer += bytes_of(*w);
+    release_mapped_pages(m, w->data, w->row_stride * static_cast<size_t>(w->rows));
+  }
+}
+
 void finish(Model& m, int64_t n_params, int64_t bytes, TokenizerSpec spec, std::string spec_error) {
+  pack_weights(m);
   m.n_params = n_params;
   m.weights_bytes = bytes;
   if (spec_error.empty()) {

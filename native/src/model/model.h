@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,9 @@ struct Matrix {
   int64_t rows = 0, cols = 0;
   const uint8_t* data = nullptr;
   size_t row_stride = 0;  // bytes
+  // The same weights repacked for the selected kernel set (cpu/packed.h), or null; `data` stays the
+  // mapped original for everything else that reads the weights.
+  const uint8_t* packed = nullptr;
   const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_stride; }
 };
 
@@ -58,6 +62,10 @@ struct Model {
   TokenizerSpec tokenizer_spec;
   int64_t n_params = 0, weights_bytes = 0;
   std::vector<std::unique_ptr<MappedFile>> files;
+  struct FreeBytes {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, FreeBytes> packed_weights;  // storage of the Matrix::packed copies
 
   const Tokenizer& require_tokenizer() const;
 };

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cpu/kernels.h"
+#include "cpu/packed.h"
 #include "cpu/vec_math.h"
 #include "runtime/thread_pool.h"
 
@@ -92,8 +93,18 @@ void matmul(const Matrix& w, const float* x, int64_t rows, float* y, ThreadPool&
     act = quantized;
     act_stride = n / 32 * sizeof(BlockQ8Act);
   }
-  const auto* act_bytes = static_cast<const uint8_t*>(act);
   const int64_t out = w.rows;
+  if (const PackedDotFn packed = k.packed_dot[static_cast<int>(w.dtype)]; packed != nullptr && w.packed != nullptr) {
+    // Groups of 16 weight rows split across threads; each group meets every activation row.
+    const size_t group_bytes = packed_group_bytes(w.dtype, w.cols);
+    const auto* quantized = static_cast<const BlockQ8Act*>(act);
+    pool.parallel_for(static_cast<size_t>(out / kPackRows), 1, [&](size_t g0, size_t g1) {
+      for (size_t g = g0; g < g1; ++g)
+        packed(w.packed + g * group_bytes, quantized, static_cast<size_t>(rows), n, y + g * kPackRows, static_cast<size_t>(out));
+    });
+    return;
+  }
+  const auto* act_bytes = static_cast<const uint8_t*>(act);
   const Rows4DotFn dot4 = k.rows4_dot[static_cast<int>(w.dtype)];
   const Cols4DotFn cols4 = k.cols4_dot[static_cast<int>(w.dtype)];
   // Output rows are split across threads. Within a chunk, groups of 4 activation rows go through
