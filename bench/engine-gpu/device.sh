@@ -19,4 +19,6 @@ model=$HOME/.cache/openledger/models/SmolLM2-135M-Instruct.Q4_1.gguf
 [ -f "$model" ] || { echo "ctest: skipping ol_tokenizer_golden_test ($model is not here)"; skip=(-E ol_tokenizer_golden_test); }
 ctest --test-dir "$build" -j8 --output-on-failure "${skip[@]}" >"$out/ctest.log" 2>&1 && echo "ctest: all passed" || { grep -E "Failed|FAILED|Expected|Which is|error" "$out/ctest.log" | head -60; echo "ctest: FAILURES"; }
 grep -E "tests passed|Cuda\." "$out/ctest.log" | tail -8
+# The CUDA tests again with steps replayed as CUDA graphs (opt-in until verified).
+OL_CUDA_GRAPHS=1 ctest --test-dir "$build" -R "^Cuda\." --output-on-failure >"$out/ctest-graphs.log" 2>&1 && echo "ctest (CUDA graphs): passed" || { tail -40 "$out/ctest-graphs.log"; echo "ctest (CUDA graphs): FAILURES"; }
 PYTHONUNBUFFERED=1 python3 bench/engine-gpu/run.py --ol-bench "$build/tools/ol_bench" --out "$out/results.json" 2>&1 | tee "$out/bench.log"

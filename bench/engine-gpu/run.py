@@ -65,8 +65,9 @@ def make_adapters(work, model_path, n):
     return dirs
 
 
-def ol_bench(binary, *args):
-    out = subprocess.run([binary, *args], check=True, capture_output=True, text=True)
+def ol_bench(binary, *args, graphs=False):
+    env = dict(os.environ, OL_CUDA_GRAPHS="1" if graphs else "0")
+    out = subprocess.run([binary, *args], check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -186,13 +187,21 @@ def main():
     save()
 
     common = ["--model", model_path, "--backend", "1", "--reps", str(args.reps)]
-    ours = ol_bench(args.ol_bench, "decode", *common, "--prompt-tokens", str(args.prompt_tokens), "--decode-tokens", str(args.decode_tokens))
     batch_args = ["--requests", str(args.adapters), "--tokens", str(args.tokens)]
-    ours["batch_base_tok_s"] = ol_bench(args.ol_bench, "batch", *common, *batch_args)["aggregate_tok_s"]
     adapter_flags = [x for d in adapters for x in ("--adapter", d)]
-    ours["batch_adapters_tok_s"] = ol_bench(args.ol_bench, "batch", *common, *batch_args, *adapter_flags)["aggregate_tok_s"]
-    results["ours"] = ours
+
+    def measure_ours(graphs):
+        r = ol_bench(args.ol_bench, "decode", *common, "--prompt-tokens", str(args.prompt_tokens), "--decode-tokens", str(args.decode_tokens),
+                     graphs=graphs)
+        r["batch_base_tok_s"] = ol_bench(args.ol_bench, "batch", *common, *batch_args, graphs=graphs)["aggregate_tok_s"]
+        r["batch_adapters_tok_s"] = ol_bench(args.ol_bench, "batch", *common, *batch_args, *adapter_flags, graphs=graphs)["aggregate_tok_s"]
+        return r
+
+    ours = results["ours"] = measure_ours(False)
     log("ours", ours)
+    save()
+    ours_graphs = results["ours_cuda_graphs"] = measure_ours(True)  # OL_CUDA_GRAPHS=1 (opt-in)
+    log("ours with CUDA graphs", ours_graphs)
     save()
     ref = torch_speed(model_path, adapters, vocab, args.prompt_tokens, args.decode_tokens, args.adapters, args.tokens, args.reps)
     results["pytorch"] = ref
@@ -202,9 +211,9 @@ def main():
             (f"{args.adapters} requests, {args.adapters} adapters", "batch_adapters_tok_s"),
             (f"{args.adapters} requests, base only", "batch_base_tok_s")]
     print(f"\n{results['device']}, {args.shape} (random fp16 weights), PyTorch {results['torch']} + PEFT in the same run")
-    print(f"{'metric':40} {'ours':>10} {'pytorch':>10} {'ratio':>7}   (tok/s)")
+    print(f"{'metric':40} {'ours':>10} {'pytorch':>10} {'ratio':>7} {'ours+graphs':>12} {'ratio':>7}   (tok/s)")
     for label, key in rows:
-        print(f"{label:40} {ours[key]:10.1f} {ref[key]:10.1f} {ours[key] / ref[key]:6.2f}x")
+        print(f"{label:40} {ours[key]:10.1f} {ref[key]:10.1f} {ours[key] / ref[key]:6.2f}x {ours_graphs[key]:12.1f} {ours_graphs[key] / ref[key]:6.2f}x")
     loss_ours = 1 - ours["batch_adapters_tok_s"] / ours["batch_base_tok_s"]
     loss_ref = 1 - ref["batch_adapters_tok_s"] / ref["batch_base_tok_s"]
     print(f"{'loss from adapters vs base only':40} {100 * loss_ours:9.1f}% {100 * loss_ref:9.1f}%")
