@@ -13,6 +13,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { Metadata, status as Status, type ServiceError } from "@grpc/grpc-js";
 import { spawnManaged, type ManagedProcess } from "@openledger/sdk";
+import type { RelayedCall } from "../telemetry/telemetry";
 import type { Authenticator, PluginDirectory } from "../types";
 import { DEFAULT_MAX_MESSAGE_BYTES, KERNEL_OWNER, type Gateway, type KeepaliveOptions } from "./gateway";
 import { DEFAULT_CREDENTIAL_HEADERS } from "./metadata";
@@ -20,24 +21,8 @@ import { DEFAULT_CREDENTIAL_HEADERS } from "./metadata";
 /** Environment variable naming the ol-gateway binary (default: .tools/bin/ol-gateway, built by `make build`). */
 export const DATA_PLANE_BINARY_ENV = "OL_GATEWAY_BIN";
 
-/** One call the data plane relayed to a plugin. */
-export interface DataPlaneCall {
-  /** "/pkg.Service/Method" */
-  method: string;
-  /** gRPC status code. */
-  code: Status;
-  /** Status message of a failed call. */
-  message?: string;
-  /** When it arrived (Unix µs) and how long it took (µs). */
-  startUs: number;
-  durationUs: number;
-  /** The data plane's span for it: the plugin received traceparent 00-traceId-spanId-(sampled ? 01 : 00). */
-  traceId: string;
-  spanId: string;
-  /** The client's span, when it sent a traceparent. */
-  parentSpanId?: string;
-  sampled: boolean;
-}
+/** One call the data plane relayed to a plugin: what the kernel records as its span and metrics. */
+export type DataPlaneCall = RelayedCall;
 
 export interface DataPlaneLogger {
   warn(message: string): void;
