@@ -38,6 +38,8 @@ struct KernelSet {
 };
 
 inline bool takes_quantized_activations(DType t) { return dtype_is_quantized(t); }
+// The "amx" set is the AVX-512 set plus AMX tiles: code with its own AVX-512 paths takes them for both.
+inline bool isa_has_avx512(std::string_view isa) { return isa == "avx512" || isa == "amx"; }
 
 // The best kernel set this CPU supports (OL_ISA=scalar|avx2|avx512|amx env var may force a lower one).
 const KernelSet& kernels();

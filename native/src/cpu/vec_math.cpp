@@ -98,7 +98,7 @@ const VecMath& vec_math() {
   static const VecMath* chosen = [] {
     const VecMath* avx512 = vec_math_avx512();
     const VecMath* avx2 = vec_math_avx2();
-    if (kernels().isa == "avx512" && avx512 != nullptr) return avx512;
+    if (isa_has_avx512(kernels().isa) && avx512 != nullptr) return avx512;
     if (kernels().isa != "scalar" && avx2 != nullptr) return avx2;
     return &vec_math_scalar();
   }();

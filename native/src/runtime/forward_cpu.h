@@ -23,7 +23,7 @@ struct LoraKernels;  // lora_cpu.cpp: shrink/expand for one matrix type on this 
 // Segmented gather matmul for LoRA on the CPU; keeps its scratch across layers and steps.
 class LoraCpu {
  public:
-  // isa: the kernel set to use ("avx512", or anything else for the portable loops); tests pick both.
+  // isa: the kernel set to use ("avx512" or "amx" for the AVX-512 loops, anything else for the portable ones); tests pick both.
   explicit LoraCpu(std::string_view isa = kernels().isa);
   // out[rows, n_out] += the LoRA terms of every group of `plan` for this layer's linear.
   void apply(const BatchPlan& plan, int layer, LinearKind kind, const float* in, int64_t n_in, float* out, int64_t n_out,

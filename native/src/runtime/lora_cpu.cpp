@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cpu/kernels.h"
 #include "cpu/quant.h"
 #include "runtime/forward_cpu.h"
 #include "runtime/profile.h"
@@ -240,7 +241,7 @@ const LoraKernels& lora_kernels(DType dtype, bool avx512) {
 
 }  // namespace
 
-LoraCpu::LoraCpu(std::string_view isa) : avx512_(isa == "avx512") {}
+LoraCpu::LoraCpu(std::string_view isa) : avx512_(isa_has_avx512(isa)) {}
 
 void LoraCpu::apply(const BatchPlan& plan, int layer, LinearKind kind, const float* in, int64_t n_in, float* out, int64_t n_out,
                     ThreadPool& pool) {
