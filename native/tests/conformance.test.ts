@@ -160,7 +160,8 @@ describe("conformance with llama.cpp on SmolLM2-135M-Instruct Q4_1", () => {
     convertPeftToGguf(dir, gguf, { arch: info.architecture, nHead: info.nHead, nHeadKv: info.nHeadKv });
     const id = engine.registerAdapter(dir);
     const { top1, meanKl } = await compareDistributions(promptIds.slice(0, 12), { id, gguf });
-    report("top-1 agreement, with an adapter", top1, BAR.top1);
+    // The issue's bars are for the base model; this comparison has only the regression floors.
+    process.stdout.write(`top-1 agreement, with an adapter: ${(top1 * 100).toFixed(2)}% (floor ${(REGRESSION_FLOOR.top1WithAdapter * 100).toFixed(0)}%)\n`);
     expect(top1).toBeGreaterThanOrEqual(REGRESSION_FLOOR.top1WithAdapter);
     expect(meanKl).toBeLessThan(REGRESSION_FLOOR.meanKlWithAdapter);
   }, 300_000);
