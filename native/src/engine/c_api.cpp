@@ -90,6 +90,7 @@ extern "C" ol_status ol_model_load(const char* path, const ol_model_params* para
     require(p.n_threads >= 0, "n_threads must be >= 0");
     auto m = std::make_unique<ol_model>();
     m->model = load_model(path);
+    if (p.backend == 0) pack_weights(*m->model);
     m->n_threads = p.n_threads;
     m->backend = p.backend;
     *out = m.release();

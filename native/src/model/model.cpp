@@ -144,6 +144,8 @@ void release_mapped_pages(const Model& m, const uint8_t* p, size_t bytes) {
 // feeds 16 outputs); the mapped originals stay for embedding lookups, LoRA and other backends. One
 // buffer in transparent huge pages: decode streams all of it once per token, and 4 KB pages would
 // cost a TLB miss and a restart of the hardware prefetcher every 4 KB.
+}  // namespace
+
 void pack_weights(Model& m) {
   const KernelSet& k = kernels();
   std::vector<Matrix*> targets;
@@ -169,8 +171,9 @@ void pack_weights(Model& m) {
   }
 }
 
+namespace {
+
 void finish(Model& m, int64_t n_params, int64_t bytes, TokenizerSpec spec, std::string spec_error) {
-  pack_weights(m);
   m.n_params = n_params;
   m.weights_bytes = bytes;
   if (spec_error.empty()) {

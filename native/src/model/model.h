@@ -73,5 +73,8 @@ struct Model {
 // GGUF file or Hugging Face directory (config.json + *.safetensors [+ tokenizer.json]).
 // Throws ol::Error (BAD_FILE with the reason, IO when unreadable).
 std::unique_ptr<Model> load_model(const std::string& path);
+// For the CPU backend: copies the weights its selected kernels read into their packed layout
+// (Matrix::packed; cpu/packed.h). Other backends read the mapped originals and skip this.
+void pack_weights(Model& m);
 
 }  // namespace ol
