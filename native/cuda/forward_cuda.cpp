@@ -411,58 +411,51 @@ class CudaForward final : public ForwardPass, public BlockOps {
     at_.tokens = append(ints, plan_.tokens);
     at_.positions = append(ints, plan_.positions);
     seq_table_offset_.clear();
-    std::vector<int32_t> tables;
+    int32_t table_end = 0;
     for (const BatchSequence& s : seqs) {
-      seq_table_offset_.push_back(static_cast<int32_t>(tables.size()));
-      tables.insert(tables.end(), s.block_table->begin(), s.block_table->end());
+      seq_table_offset_.push_back(table_end);
+      table_end += static_cast<int32_t>(s.block_table->size());
     }
     at_.table_offset = ints.size();
     for (int32_t si : plan_.row_seq) ints.push_back(seq_table_offset_[static_cast<size_t>(si)]);
     at_.logit_rows = ints.size();
     for (int64_t r : plan_.logit_rows) ints.push_back(static_cast<int32_t>(r));
 
-    // LoRA: one item per (group, row); shrunk activations of item i at t offset sum of earlier ranks.
+    // LoRA: one item per (group, row); item i's shrunk activations start at the sum of earlier ranks.
     const size_t G = plan_.lora_groups.size();
-    std::vector<const DeviceAdapter*> dev(G);
-    for (size_t g = 0; g < G; ++g) {
-      for (const BatchSequence& s : seqs) {
-        if (s.adapters == nullptr) continue;
-        for (const AdapterTerm& term : *s.adapters)
-          if (term.weights.get() == plan_.lora_groups[g].weights) dev[g] = &device_adapter(term.weights);
-        if (dev[g] != nullptr) break;
-      }
-    }
-    std::vector<int32_t> item_row, item_group, item_t, ranks;
-    std::vector<float> item_scale;
+    size_t n_items = 0;
+    for (const LoraGroup& group : plan_.lora_groups) n_items += group.rows.size();
+    at_.item_row = ints.size();
+    at_.item_group = at_.item_row + n_items;
+    at_.item_t = at_.item_group + n_items;
+    at_.ranks = at_.item_t + n_items;
+    at_.tables = at_.ranks + G;  // last: its length changes as contexts grow, the offsets above do not
+    ints.resize(at_.tables);
+    at_.rope_cos = append(floats, plan_.rope_cos);
+    at_.rope_sin = append(floats, plan_.rope_sin);
+    at_.item_scale = floats.size();
     int32_t t_size = 0;
+    size_t item = 0;
     for (size_t g = 0; g < G; ++g) {
       const LoraGroup& group = plan_.lora_groups[g];
-      ranks.push_back(group.weights->rank);
-      for (size_t i = 0; i < group.rows.size(); ++i) {
-        item_row.push_back(group.rows[i]);
-        item_group.push_back(static_cast<int32_t>(g));
-        item_t.push_back(t_size);
-        item_scale.push_back(group.row_scale[i]);
+      ints[at_.ranks + g] = group.weights->rank;
+      for (size_t i = 0; i < group.rows.size(); ++i, ++item) {
+        ints[at_.item_row + item] = group.rows[i];
+        ints[at_.item_group + item] = static_cast<int32_t>(g);
+        ints[at_.item_t + item] = t_size;
+        floats.push_back(group.row_scale[i]);
         t_size += group.weights->rank;
       }
     }
-    at_.item_row = append(ints, item_row);
-    at_.item_group = append(ints, item_group);
-    at_.item_t = append(ints, item_t);
-    at_.ranks = append(ints, ranks);
-    at_.tables = append(ints, tables);  // last: its length changes as contexts grow, the offsets above do not
+    for (const BatchSequence& s : seqs) ints.insert(ints.end(), s.block_table->begin(), s.block_table->end());
     for (const bool b_side : {false, true}) {
       if (b_side) at_.b_ptrs = ptrs.size();
-      for (int l = 0; l < hp.n_layer; ++l)
-        for (int k = 0; k < kLinearKinds; ++k)
-          for (size_t g = 0; g < G; ++g) {
-            const size_t idx = static_cast<size_t>(l) * kLinearKinds + static_cast<size_t>(k);
-            ptrs.push_back(b_side ? dev[g]->b[idx] : dev[g]->a[idx]);
-          }
+      for (size_t idx = 0; idx < static_cast<size_t>(hp.n_layer) * kLinearKinds; ++idx)
+        for (const LoraGroup& group : plan_.lora_groups) {
+          const DeviceAdapter& dev = device_adapter(group.weights);
+          ptrs.push_back(b_side ? dev.b[idx] : dev.a[idx]);
+        }
     }
-    at_.rope_cos = append(floats, plan_.rope_cos);
-    at_.rope_sin = append(floats, plan_.rope_sin);
-    at_.item_scale = append(floats, item_scale);
 
     // Staging grows with slack so that growing contexts rarely move it (which drops the graph).
     const size_t ints_bytes = ints.size() * sizeof(int32_t);
@@ -476,7 +469,7 @@ class CudaForward final : public ForwardPass, public BlockOps {
       check(cudaMemcpyAsync(step_ptrs_.as<void>(), ptrs.data(), ptrs.size() * sizeof(const float*), cudaMemcpyHostToDevice, stream_), "staging");
     const int32_t* dints = step_ints_.as<int32_t>();
     lora_items_ = {dints + at_.item_row, dints + at_.item_group, dints + at_.item_t, step_floats_.as<float>() + at_.item_scale,
-                   static_cast<int32_t>(item_row.size())};
+                   static_cast<int32_t>(n_items)};
     return moved;
   }
 

@@ -353,7 +353,7 @@ TEST(Lora, KernelsMatchDoublePrecisionReference) {
       plan.lora_groups[3].rows = {8};
       plan.lora_groups[3].row_scale = {1.3f};
       const size_t group_adapter[4] = {0, 1, 2, 1};
-      for (size_t n = 0; n < 4; ++n) plan.lora_groups[n].weights = adapters[group_adapter[n]].get();
+      for (size_t n = 0; n < 4; ++n) plan.lora_groups[n].weights = adapters[group_adapter[n]];
       std::vector<float> x(static_cast<size_t>(12 * sh.in)), y0(static_cast<size_t>(12 * sh.out));
       for (float& v : x) v = normal(rng);
       for (float& v : y0) v = normal(rng);

@@ -25,8 +25,8 @@ void BatchPlan::build(const Model& model, const std::vector<BatchSequence>& seqs
     if (s.adapters == nullptr) continue;
     for (const AdapterTerm& term : *s.adapters) {
       // A batch holds few distinct adapters: a linear search finds the group.
-      auto it = std::find_if(lora_groups.begin(), lora_groups.end(), [&](const LoraGroup& g) { return g.weights == term.weights.get(); });
-      if (it == lora_groups.end()) it = lora_groups.insert(it, LoraGroup{term.weights.get(), {}, {}});
+      auto it = std::find_if(lora_groups.begin(), lora_groups.end(), [&](const LoraGroup& g) { return g.weights == term.weights; });
+      if (it == lora_groups.end()) it = lora_groups.insert(it, LoraGroup{term.weights, {}, {}});
       for (int32_t i = 0; i < s.n_tokens; ++i) {
         it->rows.push_back(static_cast<int32_t>(first + i));
         it->row_scale.push_back(term.weight * term.weights->scale);

@@ -34,7 +34,7 @@ struct BatchSequence {
 
 // Rows of one batch that share an adapter; a row appears in one group per adapter it names.
 struct LoraGroup {
-  const LoraWeights* weights = nullptr;
+  std::shared_ptr<const LoraWeights> weights;  // held for the step (backends may cache per adapter)
   std::vector<int32_t> rows;
   std::vector<float> row_scale;  // request weight x adapter scale
 };
