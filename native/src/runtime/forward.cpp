@@ -1,6 +1,7 @@
 #include "runtime/forward.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "tensor/ops.h"
 
@@ -12,6 +13,13 @@ void BatchPlan::build(const Model& model, const std::vector<BatchSequence>& seqs
   positions.clear();
   row_seq.clear();
   logit_rows.clear();
+  // Groups go back to a spare list with their vectors' storage, so a warm step allocates nothing.
+  for (LoraGroup& g : lora_groups) {
+    g.weights.reset();
+    g.rows.clear();
+    g.row_scale.clear();
+    spare_groups.push_back(std::move(g));
+  }
   lora_groups.clear();
   for (size_t si = 0; si < seqs.size(); ++si) {
     const BatchSequence& s = seqs[si];
@@ -26,7 +34,16 @@ void BatchPlan::build(const Model& model, const std::vector<BatchSequence>& seqs
     for (const AdapterTerm& term : *s.adapters) {
       // A batch holds few distinct adapters: a linear search finds the group.
       auto it = std::find_if(lora_groups.begin(), lora_groups.end(), [&](const LoraGroup& g) { return g.weights == term.weights; });
-      if (it == lora_groups.end()) it = lora_groups.insert(it, LoraGroup{term.weights, {}, {}});
+      if (it == lora_groups.end()) {
+        if (spare_groups.empty()) {
+          lora_groups.emplace_back();
+        } else {
+          lora_groups.push_back(std::move(spare_groups.back()));
+          spare_groups.pop_back();
+        }
+        it = std::prev(lora_groups.end());
+        it->weights = term.weights;
+      }
       for (int32_t i = 0; i < s.n_tokens; ++i) {
         it->rows.push_back(static_cast<int32_t>(first + i));
         it->row_scale.push_back(term.weight * term.weights->scale);

@@ -46,6 +46,7 @@ struct BatchPlan {
   std::vector<int64_t> logit_rows;                  // rows whose logits are returned, in order
   std::vector<LoraGroup> lora_groups;
   std::vector<float> rope_cos, rope_sin;  // per row, head_dim / 2 angles (shared by all layers)
+  std::vector<LoraGroup> spare_groups;    // emptied groups of earlier batches, reused by build()
 
   // Storage is reused from the previous batch.
   void build(const Model& model, const std::vector<BatchSequence>& seqs);
