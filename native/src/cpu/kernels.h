@@ -12,7 +12,6 @@ namespace ol {
 
 using RowDotFn = float (*)(const void* weight_row, const void* activation, size_t n);
 using QuantizeActFn = void (*)(const float* x, BlockQ8Act* out, size_t n);
-using VecDotF32Fn = float (*)(const float* a, const float* b, size_t n);
 // One quantized weight row against 4 activation rows: out[r] = w . act[r].
 using Rows4DotFn = void (*)(const void* weight_row, const BlockQ8Act* const* act, size_t n, float* out);
 // Four consecutive weight rows (row_stride bytes apart) against one activation row.
@@ -29,7 +28,6 @@ struct KernelSet {
   Cols4DotFn cols4_dot[31]; // same results as row_dot; nullptr where absent
   PackedDotFn packed_dot[31];  // types with a packed layout this set has kernels for; nullptr elsewhere
   QuantizeActFn quantize_act;
-  VecDotF32Fn dot_f32;   // plain float dot (LoRA)
   void (*f32_to_f16_row)(const float* x, uint16_t* out, size_t n);       // round to nearest even
   // Half-precision accumulators (llama.cpp's CPU flash attention keeps V sums in half precision):
   // y = half(y + x * a) with a fused multiply-add, and y = half(y * a).

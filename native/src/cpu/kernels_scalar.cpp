@@ -136,7 +136,6 @@ KernelSet make_set() {
   k.f32_to_f16_row = f32_to_f16_row;
   k.mad_f16 = mad_f16;
   k.scale_f16 = scale_f16;
-  k.dot_f32 = dot_f32;
   return k;
 }
 

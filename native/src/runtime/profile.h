@@ -1,5 +1,5 @@
-// OL_PROFILE=1: time spent per phase of the scheduler's steps, printed to stderr when an engine is
-// freed. Off (the default), a timer is one predictable branch and no clock read.
+// OL_PROFILE=1: time spent per phase of the scheduler's steps, printed to stderr (and reset) each time
+// the scheduler goes idle. Off (the default), a timer is one predictable branch and no clock read.
 #pragma once
 
 #include <atomic>
