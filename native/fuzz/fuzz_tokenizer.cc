@@ -69,7 +69,11 @@ TokenizerSpec random_spec(FuzzedDataProvider& in, bool& round_trips) {
   // Round-trip mode: every byte symbol present, merges only of tokens whose result is a token,
   // special tokens ASCII and rendered by decode, a pre-tokenizer whose decoding keeps spaces, and
   // no SentencePiece-style prefix space.
-  const bool keeps_spaces = spec.pre == "smollm" || spec.pre == "qwen2";
+  bool keeps_spaces = false;
+  try {
+    keeps_spaces = !pre_tokenizer_config(spec.pre).clean_spaces;
+  } catch (const std::exception&) {  // "unknown-pre": refused by make_tokenizer below
+  }
   round_trips = byte_level && keeps_spaces && in.ConsumeBool();
   const auto add = [&](std::string text, TokenType type) {
     spec.tokens.push_back(std::move(text));

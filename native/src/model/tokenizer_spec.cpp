@@ -111,7 +111,6 @@ std::string pattern_of(const JsonValue& node, const std::string& where, bool* is
   fail_bad_file("tokenizer.json: " + where + " pattern is neither String nor Regex");
 }
 
-const std::string kSpaceSymbol = "\xE2\x96\x81";  // '▁'
 
 // The Split regexes of the converters whose rules pre_tokenizer.cpp implements, by the llama.cpp
 // name of those rules (GPT-2's is also ByteLevel's own regex).
@@ -185,7 +184,7 @@ void read_pre_tokenizer(const JsonValue& root, TokenizerSpec& s) {
   if (names.size() != 1 || names[0] != "Metaspace") refuse("");
   if (hf.spaces_in_normalizer) refuse(" after a normalizer that writes '▁'");
   const JsonValue& metaspace = *steps[0];
-  if (string_or(metaspace, "replacement", kSpaceSymbol) != kSpaceSymbol) refuse(" with a replacement other than '▁'");
+  if (string_or(metaspace, "replacement", std::string(kSpaceSymbol)) != kSpaceSymbol) refuse(" with a replacement other than '▁'");
   const std::string scheme = string_or(metaspace, "prepend_scheme", bool_or(metaspace, "add_prefix_space", true) ? "always" : "never");
   if (scheme == "always") hf.space_prefix = SpacePrefix::EveryPieceWithoutSpace;
   else if (scheme == "first") hf.space_prefix = SpacePrefix::FirstPieceWithoutSpace;

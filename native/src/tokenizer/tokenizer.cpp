@@ -124,8 +124,6 @@ void merge_symbols(std::vector<Symbol>& symbols, Worse worse, PairRank pair_rank
   }
 }
 
-constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";  // U+2581 '▁'
-
 std::string replace_all(std::string_view text, std::string_view from, std::string_view to) {
   std::string out;
   size_t begin = 0;

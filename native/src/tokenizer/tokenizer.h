@@ -12,6 +12,9 @@
 
 namespace ol {
 
+// U+2581 '▁': SentencePiece's (and '▁'-spaced BPE's) stand-in for a space.
+inline constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";
+
 enum class TokenizerKind {
   BytePairGpt2,   // GGUF tokenizer.ggml.model = "gpt2" / tokenizer.json BPE with ByteLevel
   SentencePiece,  // GGUF tokenizer.ggml.model = "llama" (SPM, byte fallback)

@@ -1,4 +1,4 @@
-"""Writes the tokenizer.json golden data: Hugging Face `tokenizers`' ids for ~470 varied strings.
+"""Writes the tokenizer.json golden data: Hugging Face `tokenizers`' ids for the 413 varied strings of hf/strings.json.
 
 For each fixture it builds a tokenizer.json (as the Hugging Face converters lay them out) from one
 of our test vocabularies, lets `tokenizers` load it, and records in hf/<name>/golden.json, for each
