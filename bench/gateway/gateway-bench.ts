@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import * as grpc from "@grpc/grpc-js";
-import { CredentialStore, DataPlane, Gateway, KernelAuth, PluginHost, publicMethodsOf } from "@openledger/kernel";
+import { CredentialStore, DataPlane, Gateway, KernelAuth, PluginHost, publicMethodsOf, Telemetry } from "@openledger/kernel";
 import { examplesV1 } from "@openledger/sdk";
 
 const ROOT = path.resolve(__dirname, "../../..");
@@ -56,12 +56,15 @@ async function serveKernel(): Promise<void> {
   const { apiKey } = auth.store.createApiKey("0x00000000000000000000000000000000000be7c4", "bench", false);
   const gateway = new Gateway({ directory: host, authenticate: auth.authenticate });
   await gateway.listen(`unix:${path.join(authDir, "gateway.sock")}`);
+  // The kernel's own telemetry with its defaults (spans created, not exported): the call records
+  // become spans and metrics here exactly as in the kernel.
+  const telemetry = new Telemetry({ serviceName: "bench-kernel", otlpEndpoint: "", logLevel: "silent" });
   const dataPlane = await DataPlane.start({
     gateway,
     directory: host,
     authenticate: auth.authenticate,
     listen: "127.0.0.1:0",
-    onCalls: () => {},
+    onCalls: (calls) => telemetry.recordRelayedCalls(calls),
     stopGraceMs: 100,
   });
   // The grpc-js gateway on TCP as well: the public path before the data plane, measured in the same run.

@@ -34,7 +34,6 @@ type settings struct {
 	maxConnectionAge          time.Duration
 	credentialHeaders         string
 	authCache, reportInterval time.Duration
-	procs                     int
 	grace                     time.Duration
 }
 
@@ -55,7 +54,6 @@ func parseSettings(args []string) (settings, error) {
 	flags.DurationVar(&s.authCache, "auth-cache", time.Second, "how long the kernel's answer for a credential is reused")
 	flags.DurationVar(&s.reportInterval, "report-calls", 0, "send the kernel a record of each call this often (0: never)")
 	flags.DurationVar(&s.grace, "grace", 5*time.Second, "time calls in flight get to finish when stopping")
-	flags.IntVar(&s.procs, "procs", 0, "CPUs to run Go code on at once (GOMAXPROCS); 0: a quarter of the CPUs, at least 1")
 	if err := flags.Parse(args); err != nil {
 		return s, err
 	}
@@ -93,9 +91,7 @@ func main() {
 		pprof.StartCPUProfile(file)
 		defer pprof.StopCPUProfile()
 	}
-	if s.procs > 0 {
-		runtime.GOMAXPROCS(s.procs)
-	} else if os.Getenv("GOMAXPROCS") == "" {
+	if os.Getenv("GOMAXPROCS") == "" {
 		// The data plane shares the host with the kernel and the plugins it relays to. On two
 		// shared cores, one P measured 55 µs of CPU per relayed call against 77 µs with two (the
 		// goroutine hand-offs between threads cost more than the parallelism gives back).

@@ -151,12 +151,14 @@ describe("DataPlane (ol-gateway)", () => {
     await dataPlane.close();
     dataPlane = await DataPlane.start({ gateway, directory, authenticate: refusing, listen: "127.0.0.1:0", stopGraceMs: 100 });
     echo = new EchoServiceClient(dataPlane.address, grpc.credentials.createInsecure());
+    // The key is cached first: a reserved header must still reach the kernel's rule, not the cache.
+    expect((await echoOnce(echo, withKey())).caller).toBe(CALLER);
     await expect(echoOnce(echo, withKey(API_KEY, { "x-ol-caller": CALLER }))).rejects.toMatchObject({
       code: grpc.status.UNAUTHENTICATED,
       details: "header x-ol-caller is reserved for the kernel",
     });
     expect((await echoOnce(echo, withKey())).caller).toBe(CALLER);
-    expect(plugin.seen.metadata).toHaveLength(1);
+    expect(plugin.seen.metadata).toHaveLength(2);
   });
 
   test("health of the union is served on the data plane's port", async () => {

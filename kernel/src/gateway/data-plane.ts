@@ -11,11 +11,11 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
-import { Metadata, status as Status, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status as Status } from "@grpc/grpc-js";
 import { spawnManaged, type ManagedProcess } from "@openledger/sdk";
 import type { RelayedCall } from "../telemetry/telemetry";
 import type { Authenticator, PluginDirectory } from "../types";
-import { DEFAULT_MAX_MESSAGE_BYTES, KERNEL_OWNER, type Gateway, type KeepaliveOptions } from "./gateway";
+import { DEFAULT_MAX_MESSAGE_BYTES, KERNEL_OWNER, toServiceError, type Gateway, type KeepaliveOptions } from "./gateway";
 import { DEFAULT_CREDENTIAL_HEADERS } from "./metadata";
 
 /** Environment variable naming the ol-gateway binary (default: .tools/bin/ol-gateway, built by `make build`). */
@@ -282,8 +282,8 @@ export class DataPlane {
   /** Answers "who is calling?" with the kernel's Authenticator, exactly as the Gateway would. */
   private resolve(id: number, method: string, headers: Record<string, string[]>): void {
     const refuse = (error: unknown): void => {
-      const { code, details, message } = error as Partial<ServiceError>;
-      this.send({ type: "resolved", id, code: typeof code === "number" ? code : Status.UNAUTHENTICATED, message: details || message || String(error) });
+      const { code, details } = toServiceError(error, Status.UNAUTHENTICATED);
+      this.send({ type: "resolved", id, code, message: details });
     };
     try {
       const metadata = new Metadata();

@@ -120,7 +120,8 @@ type ServerCall = EventEmitter &
  */
 type PassThroughCall = ServerCall & { request: Buffer } & Pick<ServerDuplexStream<Buffer, Buffer>, "write" | "end" | "pause" | "resume">;
 
-function toServiceError(error: unknown, fallbackCode: Status): Partial<ServiceError> {
+/** A thrown error as a gRPC status: its own code and details when it has them, else fallbackCode and its message. */
+export function toServiceError(error: unknown, fallbackCode: Status): Partial<ServiceError> {
   const { code, details, message, metadata } = error as Partial<ServiceError>;
   return {
     code: typeof code === "number" ? code : fallbackCode,
