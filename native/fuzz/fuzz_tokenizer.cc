@@ -32,19 +32,21 @@ std::string normalized_utf8(const std::string& text) {
 
 void check_pre_tokenizers(const std::string& text) {
   const std::string expected = normalized_utf8(text);
-  for (PreTokenizer pre : {PreTokenizer::Default, PreTokenizer::Gpt2, PreTokenizer::Llama3, PreTokenizer::Qwen2,
-                           PreTokenizer::SmolLM}) {
-    std::string joined;
-    for (const std::string& word : pre_tokenize(text, pre, pre == PreTokenizer::Default ? unicode::Classes::LlamaCpp
-                                                                                     : unicode::Classes::HfTokenizers)) {
-      if (word.empty()) violated("empty pre-tokenizer word");
-      for (uint32_t cp : unicode::decode_utf8(word)) {
-        const int byte = unicode::symbol_to_byte(cp);
-        if (byte < 0) violated("pre-tokenizer word is not byte-level encoded");
-        joined += static_cast<char>(byte);
+  // Every rule set with both class tables: llama.cpp's (GGUF files) and tokenizers' (tokenizer.json).
+  for (unicode::Classes classes : {unicode::Classes::LlamaCpp, unicode::Classes::HfTokenizers}) {
+    for (PreTokenizer pre : {PreTokenizer::Default, PreTokenizer::Gpt2, PreTokenizer::Llama3, PreTokenizer::Qwen2,
+                             PreTokenizer::SmolLM}) {
+      std::string joined;
+      for (const std::string& word : pre_tokenize(text, pre, classes)) {
+        if (word.empty()) violated("empty pre-tokenizer word");
+        for (uint32_t cp : unicode::decode_utf8(word)) {
+          const int byte = unicode::symbol_to_byte(cp);
+          if (byte < 0) violated("pre-tokenizer word is not byte-level encoded");
+          joined += static_cast<char>(byte);
+        }
       }
+      if (joined != expected) violated("pre-tokenizer words do not cover the text");
     }
-    if (joined != expected) violated("pre-tokenizer words do not cover the text");
   }
   const std::string composed = unicode::nfc(text);
   if (unicode::nfc(composed) != composed) violated("NFC is not idempotent");
