@@ -14,11 +14,16 @@ import { examplesV1 } from "@openledger/sdk";
 const ROOT = path.resolve(__dirname, "../../..");
 const ECHO_PATH = "/openledger.examples.v1.EchoService/Echo";
 
+const PATH_NAMES = ["direct", "grpc-js gw", "ol-gateway"] as const;
+type PathName = (typeof PATH_NAMES)[number];
+
 interface Settings {
   calls: number;
   concurrency: number;
   seconds: number;
   rounds: number;
+  /** Which paths to measure (all by default; one alone, e.g. to profile its processes). */
+  paths: PathName[];
 }
 
 function settings(argv: string[]): Settings {
@@ -28,7 +33,18 @@ function settings(argv: string[]): Settings {
     if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`--${name} must be a positive number`);
     return parsed;
   };
-  return { calls: value("calls", 3000), concurrency: value("concurrency", 16), seconds: value("seconds", 3), rounds: value("rounds", 3) };
+  const pathsIndex = argv.indexOf("--paths");
+  const paths = pathsIndex >= 0 ? (argv[pathsIndex + 1] ?? "").split(",") : [...PATH_NAMES];
+  for (const name of paths) {
+    if (!(PATH_NAMES as readonly string[]).includes(name)) throw new Error(`--paths: "${name}" is not one of ${PATH_NAMES.join(", ")}`);
+  }
+  return {
+    calls: value("calls", 3000),
+    concurrency: value("concurrency", 16),
+    seconds: value("seconds", 3),
+    rounds: value("rounds", 3),
+    paths: paths as PathName[],
+  };
 }
 
 /** The kernel side, as the kernel wires it: plugin host, the grpc-js gateway on a private Unix
@@ -163,11 +179,8 @@ async function runClient(s: Settings): Promise<void> {
     const request = Buffer.from(examplesV1.EchoRequest.encode({ message: "ping", payload: Buffer.alloc(0) }).finish());
     const metadata = new grpc.Metadata();
     metadata.set("x-api-key", addresses.apiKey);
-    const paths = [
-      { name: "direct", client: new grpc.Client(addresses.plugin, grpc.credentials.createInsecure()) },
-      { name: "grpc-js gw", client: new grpc.Client(addresses.grpcJs, grpc.credentials.createInsecure()) },
-      { name: "ol-gateway", client: new grpc.Client(addresses.gateway, grpc.credentials.createInsecure()) },
-    ];
+    const addressOf: Record<PathName, string> = { direct: addresses.plugin, "grpc-js gw": addresses.grpcJs, "ol-gateway": addresses.gateway };
+    const paths = s.paths.map((name) => ({ name, client: new grpc.Client(addressOf[name], grpc.credentials.createInsecure()) }));
     const rounds: Figures[][] = [];
     for (let round = 0; round < s.rounds; round++) {
       // Interleaved, so drift in machine load hits every path alike.
@@ -188,10 +201,11 @@ async function runClient(s: Settings): Promise<void> {
     console.log(row("CPU per call, kernel Node (µs)", "kernelCpu", 0));
     console.log(row("CPU per call, ol-gateway (µs)", "dataPlaneCpu", 0));
     console.log(row("CPU per call, plugin (µs)", "pluginCpu", 0));
+    const direct = paths.findIndex((p) => p.name === "direct");
     for (const [i, { name }] of paths.entries()) {
-      if (i === 0) continue;
-      const added = pick(i, "p50") - pick(0, "p50");
-      const share = (100 * pick(i, "callsPerSecond")) / pick(0, "callsPerSecond");
+      if (direct < 0 || i === direct) continue;
+      const added = pick(i, "p50") - pick(direct, "p50");
+      const share = (100 * pick(i, "callsPerSecond")) / pick(direct, "callsPerSecond");
       console.log(`${name}: p50 added ${added.toFixed(3)} ms (target < 0.3 ms), throughput ${share.toFixed(0)}% of direct (target >= 70%)`);
     }
   } finally {

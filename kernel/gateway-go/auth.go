@@ -64,23 +64,24 @@ func (a *authenticator) identify(ctx context.Context, method string, md metadata
 		}
 		return *who, nil
 	}
-	var key strings.Builder
+	// The key is built on the stack; a map lookup with string(key) does not copy it.
+	var keyBuffer [256]byte
+	key := keyBuffer[:0]
 	for _, name := range a.credentialHeaders {
 		for _, value := range md[name] {
-			key.WriteString(name)
-			key.WriteByte(0)
-			key.WriteString(value)
-			key.WriteByte(0)
+			key = append(key, name...)
+			key = append(key, 0)
+			key = append(key, value...)
+			key = append(key, 0)
 		}
 	}
-	if key.Len() == 0 {
-		key.WriteByte(1)
-		key.WriteString(method)
+	if len(key) == 0 {
+		key = append(key, 1)
+		key = append(key, method...)
 	}
-	cacheKey := key.String()
 	now := time.Now()
 	a.cache.mu.RLock()
-	entry, found := a.cache.entries[cacheKey]
+	entry, found := a.cache.entries[string(key)]
 	generation := a.cache.generation
 	a.cache.mu.RUnlock()
 	if found && now.Before(entry.expires) {
@@ -96,7 +97,7 @@ func (a *authenticator) identify(ctx context.Context, method string, md metadata
 		if len(a.cache.entries) >= maxCacheEntries {
 			a.cache.entries = map[string]cacheEntry{}
 		}
-		a.cache.entries[cacheKey] = cacheEntry{who: *who, expires: now.Add(a.cache.ttl)}
+		a.cache.entries[string(key)] = cacheEntry{who: *who, expires: now.Add(a.cache.ttl)}
 	}
 	a.cache.mu.Unlock()
 	return *who, nil

@@ -27,11 +27,15 @@ func isTransportHeader(name string) bool {
 	return strings.HasPrefix(name, ":") || strings.HasPrefix(name, "grpc-") || transportHeaders[name]
 }
 
-// forClient is a plugin's response headers or trailers without transport headers.
+// forClient is a plugin's response headers or trailers without transport headers (nil when none
+// are left, which is the usual case).
 func forClient(md metadata.MD) metadata.MD {
-	out := metadata.MD{}
+	var out metadata.MD
 	for name, values := range md {
 		if !isTransportHeader(name) {
+			if out == nil {
+				out = metadata.MD{}
+			}
 			out[name] = values
 		}
 	}
@@ -59,8 +63,11 @@ func (d *dataPlane) handle(_ any, stream grpc.ServerStream) error {
 		return d.toKernel(method, stream)
 	}
 	started := time.Now()
-	span := newSpan(stream.Context())
-	err := d.toPlugin(method, found, stream, span)
+	// The one copy of the incoming metadata this call makes (FromIncomingContext copies); it
+	// becomes the plugin's metadata.
+	md, _ := metadata.FromIncomingContext(stream.Context())
+	span := newSpan(md)
+	err := d.toPlugin(method, found, stream, md, span)
 	if d.report {
 		st := status.Convert(err)
 		d.control.record(callRecord{
@@ -72,9 +79,10 @@ func (d *dataPlane) handle(_ any, stream grpc.ServerStream) error {
 	return err
 }
 
-func (d *dataPlane) toPlugin(method string, to route, stream grpc.ServerStream, span span) error {
+// toPlugin authenticates the call and relays it to its plugin; md is the call's incoming metadata
+// (a copy this call owns), which it turns into the plugin's.
+func (d *dataPlane) toPlugin(method string, to route, stream grpc.ServerStream, md metadata.MD, span span) error {
 	ctx := stream.Context()
-	md, _ := metadata.FromIncomingContext(ctx)
 	who, refused := d.auth.identify(ctx, method, md)
 	if refused != nil {
 		return refused.Err()
@@ -87,19 +95,17 @@ func (d *dataPlane) toPlugin(method string, to route, stream grpc.ServerStream, 
 		}
 		return status.Error(codes.Unavailable, "plugin "+p.name+" is unavailable: "+reason)
 	}
-	out := make(metadata.MD, len(md)+5)
-	for name, values := range md {
-		if isTransportHeader(name) || strings.HasPrefix(name, reservedPrefix) || d.credentialHeaders[name] || name == "traceparent" {
-			continue
+	for name := range md {
+		if isTransportHeader(name) || strings.HasPrefix(name, reservedPrefix) || d.credentialHeaders[name] {
+			delete(md, name)
 		}
-		out[name] = values
 	}
-	signed := signIdentity(p.credential, who, method, time.Now().UnixMilli())
+	signed := p.signer.sign(who, method, time.Now().UnixMilli())
 	for i := 0; i < len(signed); i += 2 {
-		out[signed[i]] = []string{signed[i+1]}
+		md[signed[i]] = []string{signed[i+1]}
 	}
-	out["traceparent"] = []string{span.traceparent()}
-	upCtx, cancel := upstreamContext(ctx, out)
+	md["traceparent"] = []string{span.traceparent()}
+	upCtx, cancel := upstreamContext(ctx, md)
 	defer cancel()
 	if to.unary {
 		return d.relayUnary(upCtx, p, method, stream)
@@ -161,7 +167,9 @@ func (d *dataPlane) relayUnary(ctx context.Context, p *plugin, method string, st
 	if len(header) > 0 {
 		stream.SetHeader(forClient(header))
 	}
-	stream.SetTrailer(forClient(trailer))
+	if trailer := forClient(trailer); len(trailer) > 0 {
+		stream.SetTrailer(trailer)
+	}
 	if err != nil {
 		return upstreamStatus(p, err, len(header) > 0)
 	}
@@ -250,10 +258,10 @@ func isLowerHex(s string) bool {
 	return true
 }
 
-func newSpan(ctx context.Context) span {
+// newSpan is the span of a call with incoming metadata md.
+func newSpan(md metadata.MD) span {
 	s := span{spanID: randomHex(8), flags: "01"}
-	md, _ := metadata.FromIncomingContext(ctx)
-	if values := md.Get("traceparent"); len(values) > 0 {
+	if values := md["traceparent"]; len(values) > 0 {
 		// version-traceid-parentid-flags (W3C Trace Context); an invalid one starts a new trace.
 		parts := strings.Split(values[0], "-")
 		if len(parts) >= 4 && len(parts[0]) == 2 && parts[0] != "ff" && len(parts[1]) == 32 && len(parts[2]) == 16 && len(parts[3]) == 2 &&

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"testing"
 
 	"google.golang.org/grpc/mem"
@@ -12,8 +11,11 @@ import (
 func TestSignIdentityMatchesTheTypeScriptSigner(t *testing.T) {
 	// signIdentity(Buffer.alloc(32, 7), {address, authMethod: "apikey"}, method, 1764115200000)
 	// from kernel/sdk/src/identity.ts gives this signature.
-	signed := signIdentity(bytes.Repeat([]byte{7}, 32), identity{Address: "0x00000000000000000000000000000000000000a1", AuthMethod: "apikey"},
-		"/openledger.examples.v1.EchoService/Echo", 1764115200000)
+	signer := newIdentitySigner(bytes.Repeat([]byte{7}, 32))
+	who := identity{Address: "0x00000000000000000000000000000000000000a1", AuthMethod: "apikey"}
+	// Another signature first: the HMAC must start again from its key.
+	signer.sign(who, "/openledger.examples.v1.EchoService/Concat", 1764115100000)
+	signed := signer.sign(who, "/openledger.examples.v1.EchoService/Echo", 1764115200000)
 	want := [8]string{
 		"x-ol-caller", "0x00000000000000000000000000000000000000a1",
 		"x-ol-auth-method", "apikey",
@@ -25,12 +27,38 @@ func TestSignIdentityMatchesTheTypeScriptSigner(t *testing.T) {
 	}
 }
 
+func TestASignatureIsReusedForItsCallerAndMethodOnly(t *testing.T) {
+	signer := newIdentitySigner(bytes.Repeat([]byte{7}, 32))
+	alice := identity{Address: "0x00000000000000000000000000000000000a11ce", AuthMethod: "apikey"}
+	const echo, at = "/openledger.examples.v1.EchoService/Echo", int64(1764115200000)
+	first := signer.sign(alice, echo, at)
+	if again := signer.sign(alice, echo, at+signatureReuse.Milliseconds()-1); again != first {
+		t.Fatalf("not reused within %v: %v", signatureReuse, again)
+	}
+	fresh := newIdentitySigner(bytes.Repeat([]byte{7}, 32))
+	for _, c := range []struct {
+		who    identity
+		method string
+		at     int64
+	}{
+		{alice, echo, at + signatureReuse.Milliseconds()},
+		{alice, echo, at - 1}, // the clock went back
+		{alice, "/openledger.examples.v1.EchoService/Sleep", at},
+		{identity{Address: alice.Address, AuthMethod: "siwe"}, echo, at},
+		{identity{Address: "0x0000000000000000000000000000000000000b0b", AuthMethod: "apikey"}, echo, at},
+	} {
+		if got, want := signer.sign(c.who, c.method, c.at), fresh.sign(c.who, c.method, c.at); got != want {
+			t.Fatalf("%+v: got %v, want a new signature %v", c, got, want)
+		}
+	}
+}
+
 func spanOf(traceparent string) span {
 	md := metadata.MD{}
 	if traceparent != "" {
 		md.Set("traceparent", traceparent)
 	}
-	return newSpan(metadata.NewIncomingContext(context.Background(), md))
+	return newSpan(md)
 }
 
 func TestSpanContinuesAValidTraceparentOnly(t *testing.T) {

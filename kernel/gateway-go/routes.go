@@ -18,12 +18,12 @@ const (
 )
 
 type plugin struct {
-	name       string
-	address    string
-	credential []byte
-	ready      bool
-	reason     string
-	conn       *grpc.ClientConn
+	name    string
+	address string
+	signer  *identitySigner
+	ready   bool
+	reason  string
+	conn    *grpc.ClientConn
 }
 
 type route struct {
@@ -37,30 +37,34 @@ type routeTable map[string]route
 type router struct {
 	table atomic.Pointer[routeTable]
 
-	mu      sync.Mutex // serialises updates
-	plugins map[string]*plugin
-	dial    func(address string) (*grpc.ClientConn, error)
+	mu         sync.Mutex // serialises updates
+	plugins    map[string]*plugin
+	maxReceive int
+	maxSend    int
 }
 
 func newRouter(maxReceive, maxSend int) *router {
-	r := &router{plugins: map[string]*plugin{}}
-	r.dial = func(address string) (*grpc.ClientConn, error) {
-		return grpc.NewClient(address,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			// Fixed windows turn off BDP estimation, whose pings cost the plugin a wake-up per call.
-			grpc.WithInitialWindowSize(windowBytes),
-			grpc.WithInitialConnWindowSize(connWindowBytes),
-			grpc.WithDefaultCallOptions(
-				grpc.ForceCodecV2(rawCodec{}),
-				// A response the data plane could not send is refused as it arrives.
-				grpc.MaxCallRecvMsgSize(maxSend),
-				grpc.MaxCallSendMsgSize(maxReceive),
-			),
-		)
-	}
+	r := &router{plugins: map[string]*plugin{}, maxReceive: maxReceive, maxSend: maxSend}
 	empty := routeTable{}
 	r.table.Store(&empty)
 	return r
+}
+
+// dial makes the data plane's connection to a plugin or to the kernel's gateway: raw-bytes codec,
+// the data plane's message size limits (maxReceive: a request it accepts, maxSend: a response it
+// may send; one over them is refused as it arrives).
+func dial(address string, maxReceive, maxSend int) (*grpc.ClientConn, error) {
+	return grpc.NewClient(address,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// Fixed windows turn off BDP estimation, whose pings cost the plugin a wake-up per call.
+		grpc.WithInitialWindowSize(windowBytes),
+		grpc.WithInitialConnWindowSize(connWindowBytes),
+		grpc.WithDefaultCallOptions(
+			grpc.ForceCodecV2(rawCodec{}),
+			grpc.MaxCallRecvMsgSize(maxSend),
+			grpc.MaxCallSendMsgSize(maxReceive),
+		),
+	)
 }
 
 func (r *router) lookup(method string) (route, bool) {
@@ -79,7 +83,7 @@ func (r *router) update(message *inbound) error {
 		if err != nil {
 			return fmt.Errorf("plugin %s: credential is not hex: %w", p.Name, err)
 		}
-		current := &plugin{name: p.Name, address: p.Address, credential: credential, ready: p.Ready, reason: p.Reason}
+		current := &plugin{name: p.Name, address: p.Address, signer: newIdentitySigner(credential), ready: p.Ready, reason: p.Reason}
 		previous := r.plugins[p.Name]
 		if previous != nil && previous.address == p.Address && previous.conn != nil {
 			current.conn = previous.conn
@@ -90,7 +94,7 @@ func (r *router) update(message *inbound) error {
 			if previous != nil && previous.conn != nil {
 				previous.conn.Close()
 			}
-			if current.conn, err = r.dial(p.Address); err != nil {
+			if current.conn, err = dial(p.Address, r.maxReceive, r.maxSend); err != nil {
 				// Kept routed: its calls are refused as UNAVAILABLE with this reason.
 				current.ready = false
 				current.reason = "cannot connect to " + p.Address + ": " + err.Error()

@@ -49,6 +49,34 @@ export function signIdentity(
   };
 }
 
+/** Identity headers that are well formed and fresh; their signature is still to be checked. */
+interface SignedIdentity {
+  identity: Identity;
+  timestamp: string;
+  signature: string;
+}
+
+const AUTH_METHODS: readonly string[] = ["apikey", "siwe", "kernel", "none"];
+
+function readSignedIdentity(headers: (name: string) => string | undefined, now: number): SignedIdentity | null {
+  const address = headers(IDENTITY_HEADERS.caller);
+  const authMethod = headers(IDENTITY_HEADERS.authMethod);
+  const timestamp = headers(IDENTITY_HEADERS.timestamp);
+  const signature = headers(IDENTITY_HEADERS.signature);
+  if (address === undefined || authMethod === undefined || !timestamp || !signature) return null;
+  if (!AUTH_METHODS.includes(authMethod)) return null;
+  if (address !== "" && !/^0x[0-9a-f]{40}$/.test(address)) return null;
+  const ts = Number(timestamp);
+  if (!Number.isFinite(ts) || Math.abs(now - ts) > MAX_IDENTITY_SKEW_MS) return null;
+  return { identity: { address, authMethod: authMethod as Identity["authMethod"] }, timestamp, signature };
+}
+
+/** Constant-time comparison of a received hex signature with the expected HMAC. */
+function signatureMatches(expected: Buffer, signature: string): boolean {
+  const given = Buffer.from(signature, "hex");
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
 /**
  * Verifies identity headers on a call to `method`. Returns the identity, or null when the headers
  * are missing, malformed, stale or not signed with `credential`.
@@ -59,18 +87,44 @@ export function verifyIdentity(
   method: string,
   now: number = Date.now(),
 ): Identity | null {
-  const address = headers(IDENTITY_HEADERS.caller);
-  const authMethod = headers(IDENTITY_HEADERS.authMethod);
-  const timestamp = headers(IDENTITY_HEADERS.timestamp);
-  const signature = headers(IDENTITY_HEADERS.signature);
-  if (address === undefined || authMethod === undefined || !timestamp || !signature) return null;
-  if (!["apikey", "siwe", "kernel", "none"].includes(authMethod)) return null;
-  if (address !== "" && !/^0x[0-9a-f]{40}$/.test(address)) return null;
-  const ts = Number(timestamp);
-  if (!Number.isFinite(ts) || Math.abs(now - ts) > MAX_IDENTITY_SKEW_MS) return null;
-  const identity: Identity = { address, authMethod: authMethod as Identity["authMethod"] };
-  const expected = Buffer.from(mac(credential, identity, method, timestamp), "hex");
-  const given = Buffer.from(signature, "hex");
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
-  return identity;
+  const signed = readSignedIdentity(headers, now);
+  if (!signed) return null;
+  const expected = Buffer.from(mac(credential, signed.identity, method, signed.timestamp), "hex");
+  return signatureMatches(expected, signed.signature) ? signed.identity : null;
+}
+
+/**
+ * verifyIdentity for one credential, for a plugin's every call: it remembers the HMAC it computed
+ * for a (method, caller, auth method, timestamp), so calls the kernel signed with the same
+ * timestamp (it reuses a signature for a while, see kernel/gateway-go) cost a map lookup instead of
+ * an HMAC. The received signature is still compared in constant time on every call, and the
+ * timestamp checked against the clock, so a changed header or a stale one fails as before.
+ */
+export class IdentityVerifier {
+  /** "method\ncaller\nauthMethod\ntimestamp" -> the HMAC; oldest dropped first past maxEntries. */
+  private readonly expected = new Map<string, Buffer>();
+
+  constructor(
+    private readonly credential: Buffer,
+    private readonly maxEntries: number = 1024,
+  ) {}
+
+  verify(headers: (name: string) => string | undefined, method: string, now: number = Date.now()): Identity | null {
+    const signed = readSignedIdentity(headers, now);
+    if (!signed) return null;
+    const { identity, timestamp } = signed;
+    const key = `${method}\n${identity.address}\n${identity.authMethod}\n${timestamp}`;
+    let expected = this.expected.get(key);
+    if (expected === undefined) {
+      expected = Buffer.from(mac(this.credential, identity, method, timestamp), "hex");
+      if (this.expected.size >= this.maxEntries) this.expected.delete(this.expected.keys().next().value!);
+      this.expected.set(key, expected);
+    }
+    return signatureMatches(expected, signed.signature) ? identity : null;
+  }
+
+  /** How many HMACs it remembers (for tests). */
+  get size(): number {
+    return this.expected.size;
+  }
 }

@@ -8,7 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import pino, { type Logger } from "pino";
-import { verifyIdentity, IDENTITY_HEADERS, type Identity } from "../identity";
+import { IdentityVerifier, IDENTITY_HEADERS, type Identity } from "../identity";
 import { ENV, MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, PROTOCOL_VERSIONS, formatHandshake } from "../protocol";
 import { HealthServiceDefinition, HealthStatusBoard, ServingStatus } from "./health";
 
@@ -132,12 +132,12 @@ export function callerOf(call: object): Identity {
   return identity;
 }
 
-function unauthenticated(path: string, metadata: grpc.Metadata, credential: Buffer, isPublic: boolean): grpc.ServiceError | Identity {
+function unauthenticated(path: string, metadata: grpc.Metadata, verifier: IdentityVerifier, isPublic: boolean): grpc.ServiceError | Identity {
   const header = (name: string) => {
     const value = metadata.get(name)[0];
     return value === undefined ? undefined : String(value);
   };
-  const identity = verifyIdentity(credential, header, path);
+  const identity = verifier.verify(header, path);
   if (identity) return identity;
   const unsigned = header(IDENTITY_HEADERS.signature) === undefined;
   // A public method accepts a call without identity, but never one with a forged identity.
@@ -151,13 +151,13 @@ function unauthenticated(path: string, metadata: grpc.Metadata, credential: Buff
 type AnyHandler = (call: NodeJS.EventEmitter & { metadata: grpc.Metadata }, callback?: grpc.sendUnaryData<unknown>) => void;
 
 /** Wraps every handler of a service so it runs only after the caller's identity verified. */
-function guardService(service: PluginService, credential: Buffer, publicMethods: ReadonlySet<string>): grpc.UntypedServiceImplementation {
+function guardService(service: PluginService, verifier: IdentityVerifier, publicMethods: ReadonlySet<string>): grpc.UntypedServiceImplementation {
   const guarded: grpc.UntypedServiceImplementation = {};
   for (const [key, method] of Object.entries(service.definition)) {
     const handler = service.implementation[key] as unknown as AnyHandler | undefined;
     if (!handler) throw new Error(`servePlugin: no implementation for ${method.path}`);
     const wrapped: AnyHandler = (call, callback) => {
-      const result = unauthenticated(method.path, call.metadata, credential, publicMethods.has(method.path));
+      const result = unauthenticated(method.path, call.metadata, verifier, publicMethods.has(method.path));
       if (result instanceof Error) {
         if (callback) callback(result as grpc.ServiceError);
         else call.emit("error", result);
@@ -205,8 +205,9 @@ export async function servePlugin(options: ServePluginOptions): Promise<RunningP
   const server = new grpc.Server();
   const health = new HealthStatusBoard();
   const serviceNames: string[] = [];
+  const verifier = new IdentityVerifier(handshake.credential);
   for (const service of services) {
-    server.addService(service.definition, guardService(service, handshake.credential, publicMethods));
+    server.addService(service.definition, guardService(service, verifier, publicMethods));
     const first = Object.values(service.definition)[0];
     if (first) serviceNames.push(first.path.split("/")[1]!);
   }
