@@ -113,6 +113,10 @@ interface Figures {
   kernelCpu: number;
   dataPlaneCpu: number;
   pluginCpu: number;
+  /** CPU time per call (µs) during the sequential (latency) phase: what the p50 is made of. */
+  clientCpuSequential: number;
+  dataPlaneCpuSequential: number;
+  pluginCpuSequential: number;
 }
 
 /** CPU time (user + system) a process has used, in µs, from /proc (clock ticks of 10 ms). */
@@ -131,15 +135,17 @@ interface Pids {
 async function measure(client: grpc.Client, request: Buffer, metadata: grpc.Metadata, s: Settings, pids: Pids): Promise<Figures> {
   for (let i = 0; i < 300; i++) await call(client, request, metadata);
   const latencies: number[] = [];
+  const cpuBeforeSequential = cpuNow(pids);
   for (let i = 0; i < s.calls; i++) {
     const start = process.hrtime.bigint();
     await call(client, request, metadata);
     latencies.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
+  const cpuSequential = cpuSince(cpuBeforeSequential, pids);
   latencies.sort((a, b) => a - b);
   const until = Date.now() + s.seconds * 1000;
   let completed = 0;
-  const cpuBefore = { client: process.cpuUsage(), kernel: processCpu(pids.kernel), dataPlane: processCpu(pids.dataPlane), plugin: processCpu(pids.plugin) };
+  const cpuBefore = cpuNow(pids);
   const began = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: s.concurrency }, async () => {
@@ -150,16 +156,37 @@ async function measure(client: grpc.Client, request: Buffer, metadata: grpc.Meta
     }),
   );
   const elapsed = Number(process.hrtime.bigint() - began) / 1e9;
-  const clientCpu = process.cpuUsage(cpuBefore.client);
+  const cpu = cpuSince(cpuBefore, pids);
   return {
     p50: latencies[Math.floor(latencies.length * 0.5)],
     p99: latencies[Math.floor(latencies.length * 0.99)],
     callsPerSecond: completed / elapsed,
-    clientCpu: (clientCpu.user + clientCpu.system) / completed,
-    kernelCpu: (processCpu(pids.kernel) - cpuBefore.kernel) / completed,
-    dataPlaneCpu: (processCpu(pids.dataPlane) - cpuBefore.dataPlane) / completed,
-    pluginCpu: (processCpu(pids.plugin) - cpuBefore.plugin) / completed,
+    clientCpu: cpu.client / completed,
+    kernelCpu: cpu.kernel / completed,
+    dataPlaneCpu: cpu.dataPlane / completed,
+    pluginCpu: cpu.plugin / completed,
+    clientCpuSequential: cpuSequential.client / s.calls,
+    dataPlaneCpuSequential: cpuSequential.dataPlane / s.calls,
+    pluginCpuSequential: cpuSequential.plugin / s.calls,
   };
+}
+
+interface CpuTimes {
+  client: number;
+  kernel: number;
+  dataPlane: number;
+  plugin: number;
+}
+
+/** CPU time (µs) each process has used so far. */
+function cpuNow(pids: Pids): CpuTimes {
+  const client = process.cpuUsage();
+  return { client: client.user + client.system, kernel: processCpu(pids.kernel), dataPlane: processCpu(pids.dataPlane), plugin: processCpu(pids.plugin) };
+}
+
+function cpuSince(before: CpuTimes, pids: Pids): CpuTimes {
+  const now = cpuNow(pids);
+  return { client: now.client - before.client, kernel: now.kernel - before.kernel, dataPlane: now.dataPlane - before.dataPlane, plugin: now.plugin - before.plugin };
 }
 
 function median(values: number[]): number {
@@ -201,6 +228,10 @@ async function runClient(s: Settings): Promise<void> {
     console.log(row("CPU per call, kernel Node (µs)", "kernelCpu", 0));
     console.log(row("CPU per call, ol-gateway (µs)", "dataPlaneCpu", 0));
     console.log(row("CPU per call, plugin (µs)", "pluginCpu", 0));
+    console.log("one call at a time:");
+    console.log(row("CPU per call, client (µs)", "clientCpuSequential", 0));
+    console.log(row("CPU per call, ol-gateway (µs)", "dataPlaneCpuSequential", 0));
+    console.log(row("CPU per call, plugin (µs)", "pluginCpuSequential", 0));
     const direct = paths.findIndex((p) => p.name === "direct");
     for (const [i, { name }] of paths.entries()) {
       if (direct < 0 || i === direct) continue;

@@ -4,7 +4,7 @@
 // call kinds, metadata, limits, UNAVAILABLE, ...) runs through it in gateway.test.ts.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -104,6 +104,20 @@ describe("DataPlane (ol-gateway)", () => {
     expect(verifyIdentity(plugin.credential, header, ECHO)).toEqual(expected);
     expect(verifyIdentity(randomBytes(32), header, ECHO)).toBeNull();
     expect(verifyIdentity(plugin.credential, header, `/${ECHO_SERVICE}/Count`)).toBeNull();
+  });
+
+  test("a caller's signature for a method is reused for a while, so the plugin can verify it from its cache", async () => {
+    await echoOnce(echo, withKey());
+    await echoOnce(echo, withKey());
+    const [first, second] = plugin.seen.metadata.map((seen) => (name: string): string | undefined => seen.get(name)[0]?.toString());
+    expect(second("x-ol-caller-sig")).toBe(first("x-ol-caller-sig"));
+    expect(second("x-ol-caller-ts")).toBe(first("x-ol-caller-ts"));
+    expect(verifyIdentity(plugin.credential, second, ECHO)).toEqual({ address: CALLER, authMethod: "apikey" });
+  });
+
+  test("ol-gateway runs with Go's sysmon kept out of its deep sleep (GODEBUG schedtrace, see data-plane.ts)", () => {
+    const environment = readFileSync(`/proc/${dataPlane.pid}/environ`, "utf8").split("\0");
+    expect(environment.find((entry) => entry.startsWith("GODEBUG="))).toMatch(/^GODEBUG=(.*,)?schedtrace=2147483647$/);
   });
 
   test("each call is reported once with its span, which the plugin got as its parent and the kernel records", async () => {

@@ -66,6 +66,20 @@ function defaultBinary(): string {
   return process.env[DATA_PLANE_BINARY_ENV] || path.resolve(__dirname, "../../../.tools/bin/ol-gateway");
 }
 
+/**
+ * GODEBUG for ol-gateway: the caller's, plus schedtrace at its largest period (24.8 days). Go's
+ * sysmon thread otherwise sleeps whenever the process is idle, is woken by the first system call
+ * after it, and then polls every 20 µs: between calls arriving one at a time that was 4–5 extra
+ * thread wake-ups per call (~0.09 ms of a call's latency, bench/gateway). While schedtrace is set
+ * sysmon never sleeps that way and backs off to one wake-up per 10 ms; its other effects are a
+ * trace line once per period (on stderr, logged as a warning) and a scheduler dump if it crashes.
+ */
+function dataPlaneGodebug(inherited: string | undefined): string {
+  // A schedtrace set by hand (to debug the scheduler) is kept.
+  if (!inherited) return "schedtrace=2147483647";
+  return /(^|,)schedtrace=/.test(inherited) ? inherited : `${inherited},schedtrace=2147483647`;
+}
+
 function flagDuration(ms: number): string {
   return `${Math.max(0, Math.round(ms))}ms`;
 }
@@ -105,6 +119,7 @@ async function launch(options: DataPlaneOptions, binary: string, upstream: strin
   if (keepalive.maxConnectionAgeMs !== undefined) args.push(`--max-connection-age=${flagDuration(keepalive.maxConnectionAgeMs)}`);
   let address = listen;
   const process = await spawnManaged(binary, args, {
+    env: { ...globalThis.process.env, GODEBUG: dataPlaneGodebug(globalThis.process.env.GODEBUG) },
     readyLine: /^ol-gateway listening on /,
     readyTimeoutMs: 10_000,
     stopGraceMs: (options.stopGraceMs ?? 5000) + 1000,
