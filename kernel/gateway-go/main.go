@@ -127,7 +127,7 @@ func main() {
 		grpc.UnknownServiceHandler(plane.handle),
 		// Calls run on long-lived goroutines instead of a new one each, whose stack grew from 2 KiB
 		// on every call (~10% of the CPU in pprof). A worker waits for the plugin during its call,
-		// so there are as many as calls usually in flight; past that, grpc-go starts goroutines.
+		// so there are as many workers as calls usually in flight; past that, grpc-go starts goroutines.
 		grpc.NumStreamWorkers(streamWorkers),
 		grpc.ForceServerCodecV2(rawCodec{}),
 		grpc.MaxRecvMsgSize(s.maxReceive),

@@ -64,8 +64,12 @@ func (d *dataPlane) handle(_ any, stream grpc.ServerStream) error {
 	}
 	started := time.Now()
 	// The one copy of the incoming metadata this call makes (FromIncomingContext copies); it
-	// becomes the plugin's metadata.
+	// becomes the plugin's metadata, so it must be a map even for a call that had none (grpc-go
+	// 1.85 always has ":authority" in it, but attaches nothing for an empty set).
 	md, _ := metadata.FromIncomingContext(stream.Context())
+	if md == nil {
+		md = metadata.MD{}
+	}
 	span := newSpan(md)
 	err := d.toPlugin(method, found, stream, md, span)
 	if d.report {
