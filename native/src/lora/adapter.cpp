@@ -129,6 +129,16 @@ Parsed parse_adapter(const Model& model, const std::string& dir, AdapterPrecisio
   return p;
 }
 
+// The largest |x[i]|, over 16 running maxima so that the loop vectorises.
+float abs_max(const float* x, size_t n) {
+  float m[16] = {};
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (size_t l = 0; l < 16; ++l) m[l] = std::max(m[l], std::fabs(x[i + l]));
+  for (; i < n; ++i) m[0] = std::max(m[0], std::fabs(x[i]));
+  return *std::max_element(m, m + 16);
+}
+
 // A copy of a tensor's values as F32.
 void copy_as_f32(const SafetensorsTensor& t, std::vector<uint8_t>& copy) {
   copy.resize(static_cast<size_t>(t.n_elements()) * sizeof(float));
@@ -250,14 +260,14 @@ void quantize_lora_components(LoraMatrices& m, int rank, uint8_t* a_dst, uint8_t
   // A: each component's row to 127 at its largest |value|, written as 32-input chunks of its group.
   const float* a = as_f32(m.a, r * n_in);
   const size_t in_pad = Q8Layout::round_up(n_in, kChunk);
+  std::vector<int8_t> q(std::max(n_in, r));  // written here first: stores through int8_t* could alias the floats
   for (size_t k = 0; k < r; ++k) {
     const float* row = a + k * n_in;
-    float amax = 0;
-    for (size_t j = 0; j < n_in; ++j) amax = std::max(amax, std::fabs(row[j]));
+    const float amax = abs_max(row, n_in);
     const float inv = amax > 0 ? 127.0f / amax : 0.0f;
-    auto* group = reinterpret_cast<int8_t*>(a_dst) + (k / kGroup) * kGroup * in_pad + (k % kGroup) * kChunk;
-    for (size_t j0 = 0; j0 < n_in; j0 += kChunk)
-      for (size_t j = j0; j < std::min(n_in, j0 + kChunk); ++j) group[j0 * kGroup + (j - j0)] = to_int8(row[j] * inv);
+    for (size_t j = 0; j < n_in; ++j) q[j] = to_int8(row[j] * inv);
+    auto* group = a_dst + (k / kGroup) * kGroup * in_pad + (k % kGroup) * kChunk;
+    for (size_t j0 = 0; j0 < n_in; j0 += kChunk) std::memcpy(group + j0 * kGroup, q.data() + j0, std::min(kChunk, n_in - j0));
     a_scale[k] = amax / 127.0f;
   }
   // B: each component's column likewise; rows read in order, values written pairwise per panel.
@@ -267,8 +277,9 @@ void quantize_lora_components(LoraMatrices& m, int rank, uint8_t* a_dst, uint8_t
   for (size_t k = 0; k < r; ++k) b_inv[k] = b_amax[k] > 0 ? 127.0f / b_amax[k] : 0.0f;
   const size_t width = Q8Layout::round_up(r, 2);
   for (size_t o = 0; o < n_out; ++o) {
-    auto* out = reinterpret_cast<int8_t*>(b_dst) + (o / kPanel) * width * kPanel + (o % kPanel) * 2;
-    for (size_t k = 0; k < r; ++k) out[(k / 2) * 2 * kPanel + k % 2] = to_int8(b[o * r + k] * b_inv[k]);
+    for (size_t k = 0; k < r; ++k) q[k] = to_int8(b[o * r + k] * b_inv[k]);
+    uint8_t* out = b_dst + (o / kPanel) * width * kPanel + (o % kPanel) * 2;
+    for (size_t k = 0; k < r; ++k) out[(k / 2) * 2 * kPanel + k % 2] = static_cast<uint8_t>(q[k]);
   }
   m.component_scale.resize(r);
   for (size_t k = 0; k < r; ++k) m.component_scale[k] = a_scale[k] * (b_amax[k] / 127.0f);
