@@ -376,12 +376,11 @@ class CudaForward final : public ForwardPass, public BlockOps {
           offsets.emplace_back(SIZE_MAX, SIZE_MAX);
           continue;
         }
-        // Resident adapters keep their stored type (F32, F16 or BF16); the device copy is fp32.
+        // Whatever the resident form (F32, F16, BF16 or q8 components), the device copy is fp32 in PEFT's layout.
         const size_t a_n = static_cast<size_t>(w->rank) * static_cast<size_t>(m.in), b_n = static_cast<size_t>(m.out) * static_cast<size_t>(w->rank);
         offsets.emplace_back(host.size(), host.size() + a_n);
         host.resize(host.size() + a_n + b_n);
-        dequantize_row(m.dtype, m.a, host.data() + offsets.back().first, a_n);
-        dequantize_row(m.dtype, m.b, host.data() + offsets.back().second, b_n);
+        lora_matrices_to_f32(m, w->rank, host.data() + offsets.back().first, host.data() + offsets.back().second);
       }
     upload(d.mem, host);
     for (const auto& [a, b] : offsets) {

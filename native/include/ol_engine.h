@@ -75,6 +75,14 @@ ol_status ol_apply_chat_template(const ol_model* model, const char* const* roles
 /* ---------------------------------------------------------------- adapters (multi-LoRA) */
 typedef struct ol_engine ol_engine;
 
+/* How resident adapters hold their A/B matrices. */
+typedef enum {
+  OL_ADAPTER_AS_STORED = 0, /* F32, or F16/BF16 when the file stores them so: exact */
+  OL_ADAPTER_Q8 = 1         /* int8, one scale per rank component of A and of B: a quarter of F32's
+                               bytes per decode step (many-adapter batches are bound by memory
+                               traffic), at a small cost in accuracy (native/README.md) */
+} ol_adapter_precision;
+
 typedef struct {
   int32_t max_batch_tokens;    /* tokens per scheduler step (prefill chunks + decodes); 0 = 512 */
   int32_t max_sequences;       /* concurrent sequences; 0 = 64 */
@@ -83,6 +91,7 @@ typedef struct {
                                   1 GiB (reserved, touched as used). K/V are half precision (as in
                                   llama.cpp) unless every linear weight of the model is F32. */
   int64_t adapter_budget_bytes;/* resident adapter memory; LRU beyond it; 0 = 256 MiB */
+  int32_t adapter_precision;   /* an ol_adapter_precision; 0 = as stored */
 } ol_engine_params;
 
 ol_status ol_engine_create(ol_model* model, const ol_engine_params* params, ol_engine** out);

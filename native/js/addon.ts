@@ -73,6 +73,11 @@ export interface RawEngineParams {
   kvCacheBytes?: number;
   /** Resident adapter memory (LRU beyond it); default 256 MiB. */
   adapterBudgetBytes?: number;
+  /**
+   * How resident adapters hold A/B: "stored" (default; exact) or "q8" (int8 per rank component: a
+   * quarter of F32's memory traffic per decode step, slightly less exact; native/README.md).
+   */
+  adapterPrecision?: "stored" | "q8";
 }
 
 export interface RawEvalSequence {

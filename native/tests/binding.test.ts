@@ -184,6 +184,8 @@ describe("native binding", () => {
 
     expect(() => engine.generate({ promptIds: [1.5], maxTokens: 4 })).toThrow(/promptIds\[0\] is not a token id/);
     await expect(engine.evalLogits([{ ids: [] }])).rejects.toThrow();
+    // Checked at run time too, for callers without the types.
+    expect(() => new Engine(model, { adapterPrecision: "q4" as "q8" })).toThrow(/adapterPrecision must be "stored" or "q8"/);
   });
 
   test("a disposed engine refuses calls; its model stays usable", async () => {

@@ -91,12 +91,25 @@ describe("ol engine", () => {
       .map((line) => (JSON.parse(line) as { ids: number[] }).ids);
     expect(mixed).toEqual(viaCli.ids);
     expect(plain).not.toEqual(viaCli.ids);
+    // q8 components: the same as an engine created with adapterPrecision "q8".
+    const q8Cli = JSON.parse(
+      await run(["generate", "--model", MODEL, "--prompt", prompt, "--adapter", first, "--adapter-precision", "q8", "--max-tokens", "8", "--json"]),
+    ) as { ids: number[] };
+    const q8Engine = new Engine(model, { adapterPrecision: "q8" });
+    try {
+      const promptIds = model.tokenize(prompt, { addSpecial: true });
+      const q8Api = await q8Engine.generate({ promptIds, maxTokens: 8, adapters: [{ id: q8Engine.registerAdapter(first) }] }).result();
+      expect(q8Cli.ids).toEqual(q8Api.ids);
+    } finally {
+      q8Engine.dispose();
+    }
   });
 
   test("bad input gets a clear error", async () => {
     await expect(run(["tokenize", "--text", "x"])).rejects.toThrow(/--model/);
     await expect(run(["generate", "--model", MODEL, "--prompt", "x", "--max-tokens", "zero"])).rejects.toThrow(/--max-tokens/);
     await expect(run(["generate", "--model", MODEL])).rejects.toThrow(/--prompt/);
+    await expect(run(["generate", "--model", MODEL, "--prompt", "x", "--adapter-precision", "q4"])).rejects.toThrow(/--adapter-precision must be stored or q8/);
     const file = path.join(tmp, "bad.jsonl");
     fs.writeFileSync(file, '{"prompt": "ok"}\n{"prompt": 3}\n');
     await expect(run(["generate", "--model", MODEL, "--prompts-file", file])).rejects.toThrow(/bad\.jsonl:2: "prompt" must be a string/);

@@ -1,6 +1,7 @@
 // Multi-LoRA correctness on tiny fp32 models: an adapter gives the logits of the model with the
 // adapter merged into its weights (W + scale * B A); a batch mixing 8 adapters and base-only rows
 // gives each sequence its logits alone; a weighted pair equals the merged weighted sum.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -293,9 +294,57 @@ TEST(Lora, HalfPrecisionAdaptersStayAsStoredAndEqualMergedWeights) {
   EXPECT_NE(std::string(ol_last_error()).find("NaN"), std::string::npos) << ol_last_error();
 }
 
+// OL_ADAPTER_Q8: a quarter of the F32 bytes (plus padding and one scale per rank component), logits whose
+// error is a small fraction of what the adapter changes, on HF and GGUF bases (q/k rows permuted
+// before quantizing), in mixed batches with exact adapters' rows.
+TEST(Lora, Q8AdaptersTakeAQuarterOfTheBytesAndStayCloseToExact) {
+  Fixture f;
+  const std::string gguf = f.dir / "base.gguf";
+  write_tiny_gguf(f.spec, gguf);
+  ol_engine_params q8{};
+  q8.adapter_precision = OL_ADAPTER_Q8;
+  for (const std::string& base_path : {f.base_dir, gguf}) {
+    auto base = load(base_path);
+    const int32_t vocab = n_vocab(base.get());
+    for (int seed : {71, 72}) {
+      auto exact = engine(base.get());
+      auto quant = engine(base.get(), q8);
+      const std::string ad = f.adapter(seed, seed % 2 == 0);
+      const int32_t id_exact = register_adapter(exact.get(), ad), id_q8 = register_adapter(quant.get(), ad);
+      int64_t us = 0;
+      ASSERT_EQ(ol_engine_load_adapter(exact.get(), id_exact, &us), OL_OK) << ol_last_error();
+      ASSERT_EQ(ol_engine_load_adapter(quant.get(), id_q8, &us), OL_OK) << ol_last_error();
+      ol_engine_stats s_exact{}, s_q8{};
+      ASSERT_EQ(ol_engine_get_stats(exact.get(), &s_exact), OL_OK);
+      ASSERT_EQ(ol_engine_get_stats(quant.get(), &s_q8), OL_OK);
+      // Per layer: q, k, v, o, gate, up, down as (in, out); Q8Layout pads rank to 4 in A, out to 64 in B.
+      const size_t rank = static_cast<size_t>(4 + seed % 5), E = static_cast<size_t>(f.spec.n_embd), F = static_cast<size_t>(f.spec.n_ff);
+      const size_t KV = E / static_cast<size_t>(f.spec.n_head) * static_cast<size_t>(f.spec.n_head_kv);
+      size_t f32_bytes = 0, q8_bytes = 0;
+      for (auto [in, out] : {std::pair{E, E}, {E, KV}, {E, KV}, {E, E}, {E, F}, {E, F}, {F, E}}) {
+        f32_bytes += (in + out) * rank * sizeof(float);
+        q8_bytes += Q8Layout::a_bytes(rank, in) + Q8Layout::b_bytes(rank, out) + rank * sizeof(float);
+      }
+      EXPECT_EQ(s_exact.resident_bytes, static_cast<int64_t>(f32_bytes * static_cast<size_t>(f.spec.n_layer)));
+      EXPECT_EQ(s_q8.resident_bytes, static_cast<int64_t>(q8_bytes * static_cast<size_t>(f.spec.n_layer))) << base_path;
+      const auto want = eval(exact.get(), vocab, {{kPrompt, {id_exact}, {1.0f}}})[0];
+      const auto got = eval(quant.get(), vocab, {{kPrompt, {id_q8}, {1.0f}}})[0];
+      const auto base_only = eval(exact.get(), vocab, {{kPrompt, {}, {}}})[0];
+      const double effect = relative_diff(base_only, want), error = relative_diff(got, want);
+      EXPECT_GT(effect, 1e-2) << "the adapter must change the output";
+      EXPECT_LT(error, 0.05 * effect) << base_path << " seed " << seed;
+      // Batched with base-only and differently weighted rows, each keeps its own logits.
+      const std::vector<EvalInput> batch{{kPrompt, {id_q8}, {1.0f}}, {kPrompt, {}, {}}, {kPrompt, {id_q8}, {-0.5f}}};
+      const auto together = eval(quant.get(), vocab, batch);
+      for (size_t i = 0; i < batch.size(); ++i) EXPECT_LT(relative_diff(together[i], eval(quant.get(), vocab, {batch[i]})[0]), 1e-5) << i;
+    }
+  }
+}
+
 // The LoRA kernels (portable and, where the CPU has it, AVX-512) against a double-precision
-// reference, over ranks and widths that are not multiples of the vector width, row groups larger
-// than a shrink block, rows shared by two adapters, and every resident type.
+// reference (the matrices' values from lora_matrices_to_f32), over ranks and widths that are not
+// multiples of the vector width, row groups larger than a shrink block, rows shared by two
+// adapters, and every resident type.
 TEST(Lora, KernelsMatchDoublePrecisionReference) {
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -306,13 +355,13 @@ TEST(Lora, KernelsMatchDoublePrecisionReference) {
     int rank;
     int64_t in, out;
   };
-  for (DType dtype : {DType::F32, DType::F16, DType::BF16})
+  for (DType dtype : {DType::F32, DType::F16, DType::BF16, DType::I8})
     for (Shape sh : {Shape{1, 64, 16}, Shape{5, 100, 40}, Shape{16, 576, 192}, Shape{17, 33, 130}, Shape{40, 64, 7}}) {
-      const size_t elem = dtype == DType::F32 ? 4 : 2;
       // Three adapters; rows 0..8 use the first, 9..11 the second, rows 3 and 10 also the third, and
       // row 8 also the second alone (a one-row group, as in decode steps).
       std::vector<std::shared_ptr<LoraWeights>> adapters;
-      std::vector<std::vector<float>> a_values, b_values;  // the stored values, as floats
+      std::vector<std::vector<float>> a_values, b_values;  // the resident values, as floats in PEFT's layout
+      std::vector<std::vector<uint8_t>> q8_storage;
       for (int n = 0; n < 3; ++n) {
         auto w = std::make_shared<LoraWeights>();
         w->rank = sh.rank;
@@ -320,24 +369,26 @@ TEST(Lora, KernelsMatchDoublePrecisionReference) {
         LoraMatrices& m = w->layers[0][static_cast<size_t>(LinearKind::Up)];
         m.in = sh.in;
         m.out = sh.out;
-        m.dtype = dtype;
-        auto fill = [&](std::vector<uint8_t>& bytes, std::vector<float>& values, size_t count) {
-          bytes.resize(count * elem);
-          values.resize(count);
-          for (size_t i = 0; i < count; ++i) {
-            const float v = normal(rng);
-            if (dtype == DType::F32) std::memcpy(&bytes[i * 4], &v, 4);
-            const uint16_t h = dtype == DType::F16 ? f32_to_f16(v) : f32_to_bf16(v);
-            if (dtype != DType::F32) std::memcpy(&bytes[i * 2], &h, 2);
-            values[i] = dtype == DType::F32 ? v : dtype == DType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
-          }
+        const DType stored = dtype == DType::I8 ? DType::F32 : dtype;  // I8: quantized from F32 below
+        auto fill = [&](std::vector<uint8_t>& bytes, size_t count) {
+          std::vector<float> values(count);
+          for (float& v : values) v = normal(rng);
+          bytes.resize(count * dtype_traits(stored).block_bytes);
+          quantize_row(stored, values.data(), bytes.data(), count);
         };
-        a_values.emplace_back();
-        b_values.emplace_back();
-        fill(m.a_copy, a_values.back(), static_cast<size_t>(sh.rank * sh.in));
-        fill(m.b_copy, b_values.back(), static_cast<size_t>(sh.out * sh.rank));
+        m.dtype = stored;
+        fill(m.a_copy, static_cast<size_t>(sh.rank * sh.in));
+        fill(m.b_copy, static_cast<size_t>(sh.out * sh.rank));
         m.a = m.a_copy.data();
         m.b = m.b_copy.data();
+        if (dtype == DType::I8) {
+          const size_t rank = static_cast<size_t>(sh.rank);
+          q8_storage.emplace_back(Q8Layout::a_bytes(rank, static_cast<size_t>(sh.in)) + Q8Layout::b_bytes(rank, static_cast<size_t>(sh.out)));
+          quantize_lora_components(m, sh.rank, q8_storage.back().data(), q8_storage.back().data() + Q8Layout::a_bytes(rank, static_cast<size_t>(sh.in)));
+        }
+        a_values.emplace_back(static_cast<size_t>(sh.rank * sh.in));
+        b_values.emplace_back(static_cast<size_t>(sh.out * sh.rank));
+        lora_matrices_to_f32(m, sh.rank, a_values.back().data(), b_values.back().data());
         adapters.push_back(w);
       }
       BatchPlan plan;
@@ -374,13 +425,17 @@ TEST(Lora, KernelsMatchDoublePrecisionReference) {
       }
       double scale = 0;
       for (double v : want) scale = std::max(scale, std::fabs(v));
+      // I8 kernels take the shrunk values as int16 (a relative error of ~1e-5).
+      const double tolerance = dtype == DType::I8 ? 1e-4 : 2e-6;
       for (std::string_view isa : isas) {
         LoraCpu lora(isa);
         std::vector<float> y = y0;
         lora.apply(plan, 0, LinearKind::Up, x.data(), sh.in, y.data(), sh.out, pool);
         double worst = 0;
         for (size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::fabs(y[i] - want[i]));
-        EXPECT_LT(worst / scale, 2e-6) << isa << " " << dtype_name(dtype) << " rank " << sh.rank << " in " << sh.in << " out " << sh.out;
+        const std::string what = std::string(isa) + " " + std::string(dtype_name(dtype)) + " rank " + std::to_string(sh.rank) + " in " +
+                                 std::to_string(sh.in) + " out " + std::to_string(sh.out);
+        EXPECT_LT(worst / scale, tolerance) << what;
       }
     }
 }

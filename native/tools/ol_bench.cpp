@@ -4,6 +4,7 @@
 //   ol_bench decode --model PATH [--backend 0|1] [--prompt-tokens 256] [--decode-tokens 128] [--reps 3]
 //   ol_bench batch  --model PATH [--backend 0|1] [--requests 32] [--tokens 64] [--adapter DIR]...
 //   ol_bench logits --model PATH [--backend 0|1] --ids 1,2,3 --out FILE [--adapter DIR]
+// Common: [--threads N] (0 = all cores) [--adapter-precision stored|q8]
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -33,7 +34,8 @@ void ok(ol_status st, const char* what) {
 
 struct Args {
   std::string command, model, out, ids;
-  int backend = 0, prompt_tokens = 256, decode_tokens = 128, reps = 3, requests = 32, tokens = 64;
+  int backend = 0, prompt_tokens = 256, decode_tokens = 128, reps = 3, requests = 32, tokens = 64, threads = 0;
+  int32_t adapter_precision = OL_ADAPTER_AS_STORED;
   std::vector<std::string> adapters;
 };
 
@@ -55,6 +57,8 @@ Args parse(int argc, char** argv) {
     else if (k == "--reps") a.reps = std::stoi(v);
     else if (k == "--requests") a.requests = std::stoi(v);
     else if (k == "--tokens") a.tokens = std::stoi(v);
+    else if (k == "--threads") a.threads = std::stoi(v);
+    else if (k == "--adapter-precision" && (v == "stored" || v == "q8")) a.adapter_precision = v == "q8" ? OL_ADAPTER_Q8 : OL_ADAPTER_AS_STORED;
     else die("unknown option " + k);
   }
   if (a.model.empty()) die("--model is required");
@@ -119,6 +123,7 @@ int main(int argc, char** argv) {
   const Args a = parse(argc, argv);
   ol_model_params mp{};
   mp.backend = a.backend;
+  mp.n_threads = a.threads;
   ol_model* model = nullptr;
   const auto t_load = Clock::now();
   ok(ol_model_load(a.model.c_str(), &mp, &model), "loading the model");
@@ -126,6 +131,7 @@ int main(int argc, char** argv) {
   ok(ol_model_get_info(model, &info), "model info");
   ol_engine_params ep{};
   ep.max_sequences = std::max(64, a.requests);
+  ep.adapter_precision = a.adapter_precision;
   ol_engine* engine = nullptr;
   ok(ol_engine_create(model, &ep, &engine), "creating the engine");
   const double load_s = seconds(Clock::now() - t_load);

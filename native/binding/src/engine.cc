@@ -168,7 +168,7 @@ void Engine::init(Napi::Env env, Napi::Object exports) {
 }
 
 // new Engine(model: Model, params?: {maxBatchTokens, maxSequences, kvBlockSize, kvCacheBytes,
-// adapterBudgetBytes})
+// adapterBudgetBytes, adapterPrecision: "stored" | "q8"})
 Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) {
   Napi::Env env = info.Env();
   Model* model = info.Length() > 0 ? Model::from_value(env, info[0]) : nullptr;
@@ -181,6 +181,11 @@ Engine::Engine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine>(info) 
   params.kv_block_size = static_cast<int32_t>(integer_field(options, "kvBlockSize", 0, 0, INT32_MAX));
   params.kv_cache_bytes = integer_field(options, "kvCacheBytes", 0, 0, kMaxBytes);
   params.adapter_budget_bytes = integer_field(options, "adapterBudgetBytes", 0, 0, kMaxBytes);
+  if (const Napi::Value precision = options.Get("adapterPrecision"); !precision.IsUndefined()) {
+    const std::string name = precision.IsString() ? precision.As<Napi::String>().Utf8Value() : "";
+    if (name == "q8") params.adapter_precision = OL_ADAPTER_Q8;
+    else if (name != "stored") throw Napi::TypeError::New(env, "adapterPrecision must be \"stored\" or \"q8\"");
+  }
 
   auto handle = std::make_shared<EngineHandle>();
   handle->model = model->handle(env);

@@ -81,29 +81,36 @@ TEST(Cuda, RefusesCleanlyWhenThereIsNoDevice) {
   EXPECT_NE(std::string(ol_last_error()).find("CUDA"), std::string::npos) << ol_last_error();
 }
 
+// Adapters held as stored and as q8 components (the device widens both to fp32; the CPU's q8
+// expand rounds its shrunk values to int16, a relative error of ~1e-5).
 TEST(Cuda, MixedMultiLoraBatchMatchesTheCpuBackend) {
   REQUIRE_GPU();
   TempDir dir;
   TinyModelSpec spec;
   write_tiny_hf(spec, dir / "base");
-  Pair both(dir / "base");
-  std::vector<EvalInput> batch;
-  for (int i = 0; i < 8; ++i) {
-    TinyAdapterSpec a;
-    a.seed = static_cast<uint64_t>(10 + i);
-    a.rank = 4 + i % 5;
-    a.use_rslora = i % 2 == 1;
-    if (i % 3 == 2) a.dtype = i == 2 ? DType::F16 : DType::BF16;  // resident in their stored type on the CPU
-    if (i == 7) a.targets = {"q_proj", "v_proj"};
-    const std::string path = dir / ("a" + std::to_string(i));
-    write_tiny_adapter(spec, a, path);
-    batch.push_back({tokens(5 + 3 * i, i, both.vocab), {both.add_adapter(path)}, {1.0f}});
+  for (int32_t precision : {OL_ADAPTER_AS_STORED, OL_ADAPTER_Q8}) {
+    ol_engine_params params = small_blocks();
+    params.adapter_precision = precision;
+    Pair both(dir / "base", params);
+    std::vector<EvalInput> batch;
+    for (int i = 0; i < 8; ++i) {
+      TinyAdapterSpec a;
+      a.seed = static_cast<uint64_t>(10 + i);
+      a.rank = 4 + i % 5;
+      a.use_rslora = i % 2 == 1;
+      if (i % 3 == 2) a.dtype = i == 2 ? DType::F16 : DType::BF16;  // resident in their stored type on the CPU
+      if (i == 7) a.targets = {"q_proj", "v_proj"};
+      const std::string path = dir / ("a" + std::to_string(i));
+      write_tiny_adapter(spec, a, path);
+      batch.push_back({tokens(5 + 3 * i, i, both.vocab), {both.add_adapter(path)}, {1.0f}});
+    }
+    batch.push_back({tokens(17, 99, both.vocab), {}, {}});                                    // base only
+    batch.push_back({tokens(9, 98, both.vocab), {batch[0].adapters[0], batch[3].adapters[0]}, {0.7f, -0.4f}});  // weighted mix
+    const auto cpu = eval(both.cpu.get(), both.vocab, batch);
+    const auto gpu = eval(both.gpu.get(), both.vocab, batch);
+    const double tolerance = precision == OL_ADAPTER_Q8 ? 5e-4 : 1e-4;
+    for (size_t i = 0; i < batch.size(); ++i) EXPECT_LT(relative_diff(gpu[i], cpu[i]), tolerance) << "sequence " << i << " precision " << precision;
   }
-  batch.push_back({tokens(17, 99, both.vocab), {}, {}});                                    // base only
-  batch.push_back({tokens(9, 98, both.vocab), {batch[0].adapters[0], batch[3].adapters[0]}, {0.7f, -0.4f}});  // weighted mix
-  const auto cpu = eval(both.cpu.get(), both.vocab, batch);
-  const auto gpu = eval(both.gpu.get(), both.vocab, batch);
-  for (size_t i = 0; i < batch.size(); ++i) EXPECT_LT(relative_diff(gpu[i], cpu[i]), 1e-4) << "sequence " << i;
 }
 
 TEST(Cuda, Qwen2BiasesAndLongContextsMatchTheCpuBackend) {

@@ -243,6 +243,11 @@ void dequantize_row(DType t, const void* src, float* y, size_t n) {
     }
     case DType::Q4_K: dequant_q4_k(static_cast<const BlockQ4_K*>(src), y, n / 256); return;
     case DType::Q6_K: dequant_q6_k(static_cast<const BlockQ6_K*>(src), y, n / 256); return;
+    case DType::I8: {
+      const auto* q = static_cast<const int8_t*>(src);
+      for (size_t i = 0; i < n; ++i) y[i] = q[i];
+      return;
+    }
   }
 }
 
@@ -304,6 +309,11 @@ void quantize_row(DType t, const float* x, void* dst, size_t n) {
     }
     case DType::Q4_K: quant_q4_k(x, static_cast<BlockQ4_K*>(dst), n / 256); return;
     case DType::Q6_K: quant_q6_k(x, static_cast<BlockQ6_K*>(dst), n / 256); return;
+    case DType::I8: {
+      auto* q = static_cast<int8_t*>(dst);
+      for (size_t i = 0; i < n; ++i) q[i] = static_cast<int8_t>(std::clamp(nearest(x[i]), -127, 127));
+      return;
+    }
   }
 }
 

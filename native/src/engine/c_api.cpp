@@ -224,7 +224,7 @@ struct ol_engine {
 
   ol_engine(const Model& m, const ol_engine_params& p, int n_threads, int backend, int64_t kv_blocks)
       : model(m), params(p), pool(n_threads), kv(m.hp.n_layer, m.hp.kv_dim(), p.kv_block_size, kv_blocks, half_precision_kv(m)),
-        adapters(m, p.adapter_budget_bytes), forward(make_forward(m, kv, pool, backend)) {}
+        adapters(m, p.adapter_budget_bytes, static_cast<AdapterPrecision>(p.adapter_precision)), forward(make_forward(m, kv, pool, backend)) {}
 
   void run_scheduler();
   void finish(Request& r, ol_finish_reason reason, const std::string& message = "");
@@ -419,6 +419,8 @@ extern "C" ol_status ol_engine_create(ol_model* model, const ol_engine_params* p
     if (params != nullptr) p = *params;
     require(p.max_batch_tokens >= 0 && p.max_sequences >= 0 && p.kv_block_size >= 0 && p.kv_cache_bytes >= 0 && p.adapter_budget_bytes >= 0,
             "engine parameters must be >= 0");
+    require(p.adapter_precision == OL_ADAPTER_AS_STORED || p.adapter_precision == OL_ADAPTER_Q8,
+            "adapter_precision must be OL_ADAPTER_AS_STORED (0) or OL_ADAPTER_Q8 (1)");
     if (p.max_batch_tokens == 0) p.max_batch_tokens = 512;
     if (p.max_sequences == 0) p.max_sequences = 64;
     if (p.kv_block_size == 0) p.kv_block_size = 16;

@@ -1,5 +1,6 @@
 #include "lora/adapter.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -80,9 +81,10 @@ struct Parsed {
   std::map<std::pair<int, LinearKind>, std::array<const SafetensorsTensor*, 2>> pairs;  // (layer, kind) -> {A, B}
 };
 
-Parsed parse_adapter(const Model& model, const std::string& dir, bool populate) {
+Parsed parse_adapter(const Model& model, const std::string& dir, AdapterPrecision precision, bool populate) {
   Parsed p;
   p.info.dir = dir;
+  p.info.precision = precision;
   const JsonValue cfg = JsonValue::parse(read_text_file(dir + "/adapter_config.json", 1 << 20));
   if (const JsonValue* t = cfg.find("peft_type"); t != nullptr && t->as_string("peft_type") != "LORA")
     fail_bad_file(dir + ": peft_type " + t->as_string("peft_type") + " is not LORA");
@@ -119,10 +121,22 @@ Parsed parse_adapter(const Model& model, const std::string& dir, bool populate) 
   for (const auto& [key, pair] : p.pairs) {
     if (pair[0] == nullptr || pair[1] == nullptr)
       fail_bad_file(dir + ": layer " + std::to_string(key.first) + " " + linear_peft_name(key.second) + " lacks lora_A or lora_B");
-    const size_t elem = resident_dtype(*pair[0], *pair[1]) == DType::F32 ? sizeof(float) : 2;
-    p.info.bytes += static_cast<size_t>(pair[0]->n_elements() + pair[1]->n_elements()) * elem;
+    if (precision == AdapterPrecision::Q8)
+      p.info.bytes += Q8Layout::a_bytes(static_cast<size_t>(rank), static_cast<size_t>(pair[0]->shape[1])) +
+                      Q8Layout::b_bytes(static_cast<size_t>(rank), static_cast<size_t>(pair[1]->shape[0])) + static_cast<size_t>(rank) * sizeof(float);
+    else p.info.bytes += static_cast<size_t>(pair[0]->n_elements() + pair[1]->n_elements()) * (resident_dtype(*pair[0], *pair[1]) == DType::F32 ? sizeof(float) : 2);
   }
   return p;
+}
+
+// The largest |x[i]|, over 16 running maxima so that the loop vectorises.
+float abs_max(const float* x, size_t n) {
+  float m[16] = {};
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (size_t l = 0; l < 16; ++l) m[l] = std::max(m[l], std::fabs(x[i + l]));
+  for (; i < n; ++i) m[0] = std::max(m[0], std::fabs(x[i]));
+  return *std::max_element(m, m + 16);
 }
 
 // A copy of a tensor's values as F32.
@@ -133,10 +147,12 @@ void copy_as_f32(const SafetensorsTensor& t, std::vector<uint8_t>& copy) {
 
 }  // namespace
 
-AdapterInfo inspect_adapter(const Model& model, const std::string& dir) { return parse_adapter(model, dir, false).info; }
+AdapterInfo inspect_adapter(const Model& model, const std::string& dir, AdapterPrecision precision) {
+  return parse_adapter(model, dir, precision, false).info;
+}
 
 std::shared_ptr<const LoraWeights> load_adapter(const Model& model, const AdapterInfo& info) {
-  Parsed p = parse_adapter(model, info.dir, true);
+  Parsed p = parse_adapter(model, info.dir, info.precision, true);
   auto w = std::make_shared<LoraWeights>();
   w->rank = p.info.rank;
   w->scale = p.info.scale;
@@ -184,12 +200,96 @@ std::shared_ptr<const LoraWeights> load_adapter(const Model& model, const Adapte
         m.b = m.b_copy.data();
       }
   }
+  if (info.precision == AdapterPrecision::Q8) {
+    // One stream buffer, the matrices in the order a step reads them.
+    const size_t rank = static_cast<size_t>(w->rank);
+    const auto a_bytes = [&](const LoraMatrices& m) { return Q8Layout::round_up(Q8Layout::a_bytes(rank, static_cast<size_t>(m.in)), 64); };
+    const auto b_bytes = [&](const LoraMatrices& m) { return Q8Layout::round_up(Q8Layout::b_bytes(rank, static_cast<size_t>(m.out)), 64); };
+    size_t total = 0;
+    for (const auto& layer : w->layers)
+      for (const LoraMatrices& m : layer)
+        if (!m.empty()) total += a_bytes(m) + b_bytes(m);
+    w->q8_components = allocate_stream_buffer(total, "loading an adapter");
+    uint8_t* at = w->q8_components.get();
+    for (auto& layer : w->layers)
+      for (LoraMatrices& m : layer) {
+        if (m.empty()) continue;
+        const size_t a_size = a_bytes(m), b_size = b_bytes(m);
+        quantize_lora_components(m, w->rank, at, at + a_size);
+        m.a_copy = {};
+        m.b_copy = {};
+        at += a_size + b_size;
+      }
+    return w;  // nothing points into the file any more
+  }
   w->file = std::move(p.file);
   return w;
 }
 
-AdapterRegistry::AdapterRegistry(const Model& model, int64_t budget_bytes)
-    : model_(model), budget_(budget_bytes), loader_([this] { loader_loop(); }) {}
+void lora_matrices_to_f32(const LoraMatrices& m, int rank, float* a, float* b) {
+  const size_t r = static_cast<size_t>(rank), n_in = static_cast<size_t>(m.in), n_out = static_cast<size_t>(m.out);
+  if (m.dtype != DType::I8) {
+    dequantize_row(m.dtype, m.a, a, r * n_in);
+    dequantize_row(m.dtype, m.b, b, n_out * r);
+    return;
+  }
+  const auto* a_q = static_cast<const int8_t*>(m.a);
+  const auto* b_q = static_cast<const int8_t*>(m.b);
+  for (size_t k = 0; k < r; ++k) {
+    // The whole component scale goes to A's row; B's column keeps the int8 values.
+    for (size_t j = 0; j < n_in; ++j) a[k * n_in + j] = m.component_scale[k] * a_q[Q8Layout::a_index(n_in, k, j)];
+    for (size_t o = 0; o < n_out; ++o) b[o * r + k] = b_q[Q8Layout::b_index(r, o, k)];
+  }
+}
+
+void quantize_lora_components(LoraMatrices& m, int rank, uint8_t* a_dst, uint8_t* b_dst) {
+  const size_t r = static_cast<size_t>(rank), n_in = static_cast<size_t>(m.in), n_out = static_cast<size_t>(m.out);
+  constexpr size_t kGroup = Q8Layout::kRankGroup, kChunk = Q8Layout::kInChunk, kPanel = Q8Layout::kOutPanel;
+  // F32 is read in place; F16/BF16 are widened first.
+  std::vector<float> widened;
+  const auto as_f32 = [&](const void* p, size_t n) {
+    if (m.dtype == DType::F32) return static_cast<const float*>(p);
+    widened.resize(n);
+    dequantize_row(m.dtype, p, widened.data(), n);
+    return static_cast<const float*>(widened.data());
+  };
+  const auto to_int8 = [](float v) { return static_cast<int8_t>(v + (v < 0 ? -0.5f : 0.5f)); };  // |v| <= 127
+  std::fill_n(a_dst, Q8Layout::a_bytes(r, n_in), 0);  // the padding
+  std::fill_n(b_dst, Q8Layout::b_bytes(r, n_out), 0);
+  std::vector<float> a_scale(r), b_amax(r, 0.0f), b_inv(r);
+  // A: each component's row to 127 at its largest |value|, written as 32-input chunks of its group.
+  const float* a = as_f32(m.a, r * n_in);
+  const size_t in_pad = Q8Layout::round_up(n_in, kChunk);
+  std::vector<int8_t> q(std::max(n_in, r));  // written here first: stores through int8_t* could alias the floats
+  for (size_t k = 0; k < r; ++k) {
+    const float* row = a + k * n_in;
+    const float amax = abs_max(row, n_in);
+    const float inv = amax > 0 ? 127.0f / amax : 0.0f;
+    for (size_t j = 0; j < n_in; ++j) q[j] = to_int8(row[j] * inv);
+    auto* group = a_dst + (k / kGroup) * kGroup * in_pad + (k % kGroup) * kChunk;
+    for (size_t j0 = 0; j0 < n_in; j0 += kChunk) std::memcpy(group + j0 * kGroup, q.data() + j0, std::min(kChunk, n_in - j0));
+    a_scale[k] = amax / 127.0f;
+  }
+  // B: each component's column likewise; rows read in order, values written pairwise per panel.
+  const float* b = as_f32(m.b, n_out * r);
+  for (size_t o = 0; o < n_out; ++o)
+    for (size_t k = 0; k < r; ++k) b_amax[k] = std::max(b_amax[k], std::fabs(b[o * r + k]));
+  for (size_t k = 0; k < r; ++k) b_inv[k] = b_amax[k] > 0 ? 127.0f / b_amax[k] : 0.0f;
+  const size_t width = Q8Layout::round_up(r, 2);
+  for (size_t o = 0; o < n_out; ++o) {
+    for (size_t k = 0; k < r; ++k) q[k] = to_int8(b[o * r + k] * b_inv[k]);
+    uint8_t* out = b_dst + (o / kPanel) * width * kPanel + (o % kPanel) * 2;
+    for (size_t k = 0; k < r; ++k) out[(k / 2) * 2 * kPanel + k % 2] = static_cast<uint8_t>(q[k]);
+  }
+  m.component_scale.resize(r);
+  for (size_t k = 0; k < r; ++k) m.component_scale[k] = a_scale[k] * (b_amax[k] / 127.0f);
+  m.dtype = DType::I8;
+  m.a = a_dst;
+  m.b = b_dst;
+}
+
+AdapterRegistry::AdapterRegistry(const Model& model, int64_t budget_bytes, AdapterPrecision precision)
+    : model_(model), budget_(budget_bytes), precision_(precision), loader_([this] { loader_loop(); }) {}
 
 AdapterRegistry::~AdapterRegistry() {
   {
@@ -201,7 +301,7 @@ AdapterRegistry::~AdapterRegistry() {
 }
 
 int32_t AdapterRegistry::add(const std::string& dir) {
-  AdapterInfo info = inspect_adapter(model_, dir);
+  AdapterInfo info = inspect_adapter(model_, dir, precision_);
   std::lock_guard<std::mutex> lock(mutex_);
   const int32_t id = next_id_++;
   entries_[id].info = std::move(info);

@@ -142,8 +142,7 @@ void release_mapped_pages(const Model& m, const uint8_t* p, size_t bytes) {
 
 // Copies the weights the selected kernels read in a packed layout (one pass over the weights then
 // feeds 16 outputs); the mapped originals stay for embedding lookups, LoRA and other backends. One
-// buffer in transparent huge pages: decode streams all of it once per token, and 4 KB pages would
-// cost a TLB miss and a restart of the hardware prefetcher every 4 KB.
+// stream buffer (common/stream_buffer.h): decode reads all of it once per token.
 }  // namespace
 
 void pack_weights(Model& m) {
@@ -157,12 +156,8 @@ void pack_weights(Model& m) {
   size_t total = 0;
   for (const Matrix* w : targets) total += bytes_of(*w);
   if (total == 0) return;
-  constexpr size_t kHugePage = size_t{2} << 20;
-  total = (total + kHugePage - 1) / kHugePage * kHugePage;
-  auto* buffer = static_cast<uint8_t*>(std::aligned_alloc(kHugePage, total));
-  if (buffer == nullptr) throw Error(OL_ERR_OUT_OF_MEMORY, "out of memory repacking weights");
-  m.packed_weights.reset(buffer);
-  madvise(buffer, total, MADV_HUGEPAGE);  // advice only: without it the layout is the same, just slower
+  m.packed_weights = allocate_stream_buffer(total, "repacking weights");
+  uint8_t* buffer = m.packed_weights.get();
   for (Matrix* w : targets) {
     pack_rows(w->dtype, w->data, w->row_stride, w->rows, w->cols, buffer);
     w->packed = buffer;

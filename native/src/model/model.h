@@ -3,12 +3,12 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/mapped_file.h"
+#include "common/stream_buffer.h"
 #include "tensor/dtype.h"
 #include "tokenizer/tokenizer.h"
 
@@ -62,10 +62,7 @@ struct Model {
   TokenizerSpec tokenizer_spec;
   int64_t n_params = 0, weights_bytes = 0;
   std::vector<std::unique_ptr<MappedFile>> files;
-  struct FreeBytes {
-    void operator()(uint8_t* p) const { std::free(p); }
-  };
-  std::unique_ptr<uint8_t, FreeBytes> packed_weights;  // storage of the Matrix::packed copies
+  StreamBuffer packed_weights;  // storage of the Matrix::packed copies
 
   const Tokenizer& require_tokenizer() const;
 };

@@ -33,11 +33,15 @@ class LoraCpu {
   struct Segment {  // one group's matrices for the linear being applied
     const LoraMatrices* m;
     const LoraGroup* group;
-    size_t t_offset;  // into t_
-    const LoraKernels* kernels;
+    size_t t_offset;             // into t_
+    size_t tq_offset;            // into tq_ (q8 groups)
+    const LoraKernels* kernels;  // null for q8 components (lora_q8_cpu.h)
   };
   bool avx512_;
   std::vector<float> t_;  // shrunk activations of every group
+  // For q8 groups: their shrunk values as int16, with a scale per row.
+  std::vector<int16_t> tq_;
+  std::vector<float> tq_scale_;
   std::vector<Segment> segments_;
   std::vector<std::pair<size_t, size_t>> shrink_items_;  // (segment, first row of a block in the group)
 };

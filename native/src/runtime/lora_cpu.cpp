@@ -3,10 +3,12 @@
 //
 // With many adapters in one decode step every group is a single row, so each step streams every
 // adapter's A and B once: the cost is memory traffic, not arithmetic. The kernels therefore read
-// each matrix exactly once per step, in storage order, as F32 or as stored F16 (half the bytes):
+// each matrix exactly once per step, in storage order, as F32 or as stored F16/BF16 (half the bytes):
 //   shrink: a block of up to kRowBlock rows against each row of A (one pass over A per block);
 //   expand: B stays [out, rank] as stored (no transposed copy at load, which would slow cold loads);
 //           a 16 x 16 tile of B is transposed in registers so 16 outputs take rank broadcast-FMAs.
+// Resident int8 components (a quarter of F32's bytes) have their own kernels (lora_q8_cpu.h); this
+// file gives them their shrunk values as int16.
 // GCC 12 flags the intentionally undefined lanes inside its own AVX-512 intrinsics (shuffles,
 // conversions) as (maybe-)uninitialized once they are inlined into target("avx512f") functions; the
 // pragmas must precede the headers, where the warning is located.
@@ -20,6 +22,7 @@
 #include "cpu/kernels.h"
 #include "cpu/quant.h"
 #include "runtime/forward_cpu.h"
+#include "runtime/lora_q8_cpu.h"
 #include "runtime/profile.h"
 
 namespace ol {
@@ -35,7 +38,8 @@ namespace {
 
 constexpr size_t kRowBlock = 4;   // rows of one group shrunk together
 constexpr size_t kOutBlock = 16;  // outputs per expand tile
-constexpr size_t kOutTilesPerTask = 8;
+// Expand tasks own whole I8 panels of outputs, at least two.
+constexpr size_t kOutUnit = Q8Layout::kOutPanel, kOutUnitsPerTask = 2;
 
 // ------------------------------------------------------------------------------------ portable
 
@@ -45,6 +49,7 @@ float element(const void* p, size_t i) {
   else if constexpr (kType == DType::BF16) return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
   else return static_cast<const float*>(p)[i];
 }
+
 
 template <DType kType>
 void shrink_portable(const LoraMatrices& m, size_t rank, const float* in, const int32_t* rows, const float* scale, size_t n_rows, float* t) {
@@ -245,37 +250,87 @@ LoraCpu::LoraCpu(std::string_view isa) : avx512_(isa_has_avx512(isa)) {}
 
 void LoraCpu::apply(const BatchPlan& plan, int layer, LinearKind kind, const float* in, int64_t n_in, float* out, int64_t n_out,
                     ThreadPool& pool) {
-  (void)n_in;  // the matrices carry their own dimensions (validated against the model at load)
   profile::Timer timer(profile::kLora);
   segments_.clear();
   shrink_items_.clear();
-  size_t t_size = 0;
+  size_t t_size = 0, tq_size = 0;
+  bool any_q8 = false;
   for (const LoraGroup& g : plan.lora_groups) {
     const LoraMatrices& m = g.weights->layers[static_cast<size_t>(layer)][static_cast<size_t>(kind)];
     if (m.empty()) continue;
-    segments_.push_back({&m, &g, t_size, &lora_kernels(m.dtype, avx512_)});
+    const bool q8 = m.dtype == DType::I8;
+    segments_.push_back({&m, &g, t_size, tq_size, q8 ? nullptr : &lora_kernels(m.dtype, avx512_)});
     for (size_t row = 0; row < g.rows.size(); row += kRowBlock) shrink_items_.emplace_back(segments_.size() - 1, row);
-    t_size += g.rows.size() * static_cast<size_t>(g.weights->rank);
+    const size_t rank = static_cast<size_t>(g.weights->rank);
+    t_size += g.rows.size() * rank;
+    if (q8) tq_size += g.rows.size() * Q8Layout::round_up(rank, 2);
+    any_q8 |= q8;
   }
   if (segments_.empty()) return;
   t_.resize(t_size);
+  const LoraQ8Kernels& q8 = lora_q8_kernels(avx512_);
   // Shrink: one task per block of a group's rows (each reads its A once).
   pool.parallel_for(shrink_items_.size(), 1, [&](size_t i0, size_t i1) {
     for (size_t i = i0; i < i1; ++i) {
       const Segment& sg = segments_[shrink_items_[i].first];
       const size_t row = shrink_items_[i].second, rank = static_cast<size_t>(sg.group->weights->rank);
       const size_t n_rows = std::min(kRowBlock, sg.group->rows.size() - row);
-      sg.kernels->shrink(*sg.m, rank, in, sg.group->rows.data() + row, sg.group->row_scale.data() + row, n_rows, t_.data() + sg.t_offset + row * rank);
+      const int32_t* rows = sg.group->rows.data() + row;
+      float* t = t_.data() + sg.t_offset + row * rank;
+      if (sg.kernels != nullptr) {
+        sg.kernels->shrink(*sg.m, rank, in, rows, sg.group->row_scale.data() + row, n_rows, t);
+        continue;
+      }
+      const float* x[kRowBlock];
+      for (size_t r = 0; r < n_rows; ++r) x[r] = in + static_cast<size_t>(rows[r]) * static_cast<size_t>(n_in);
+      NextRead next;  // the next item's A when it is another q8 group's (this one's stays cached)
+      if (i + 1 < i1 && shrink_items_[i + 1].first != shrink_items_[i].first) {
+        const Segment& after = segments_[shrink_items_[i + 1].first];
+        if (after.kernels == nullptr) next = q8_a_read(*after.m, static_cast<size_t>(after.group->weights->rank));
+      }
+      q8.shrink(*sg.m, rank, x, sg.group->row_scale.data() + row, n_rows, t, next);
     }
   });
-  // Expand: tasks own disjoint output columns, so groups sharing a row (weighted adapter
-  // combinations) never write the same element concurrently.
-  const size_t n_tiles = (static_cast<size_t>(n_out) + kOutBlock - 1) / kOutBlock;
-  pool.parallel_for(n_tiles, kOutTilesPerTask, [&](size_t b0, size_t b1) {
-    const size_t o0 = b0 * kOutBlock, o1 = std::min(b1 * kOutBlock, static_cast<size_t>(n_out));
-    for (const Segment& sg : segments_)
-      sg.kernels->expand(*sg.m, static_cast<size_t>(sg.group->weights->rank), t_.data() + sg.t_offset, out, sg.group->rows.data(),
-                         sg.group->rows.size(), o0, o1);
+  // The q8 groups' shrunk values as int16, a scale per row.
+  if (any_q8) {
+    tq_.resize(tq_size);
+    tq_scale_.resize(tq_size);  // indexed by the row's first value; only those entries are used
+    for (const Segment& sg : segments_) {
+      if (sg.kernels != nullptr) continue;
+      const size_t rank = static_cast<size_t>(sg.group->weights->rank), width = Q8Layout::round_up(rank, 2);
+      for (size_t r = 0; r < sg.group->rows.size(); ++r) {
+        const size_t at = sg.tq_offset + r * width;
+        tq_scale_[at] = q8.to_int16(t_.data() + sg.t_offset + r * rank, rank, tq_.data() + at, width);
+      }
+    }
+  }
+  // Expand: tasks own disjoint output columns (whole 64-output panels of the q8 layout), so groups
+  // sharing a row (weighted adapter combinations) never write the same element concurrently.
+  const size_t n_units = (static_cast<size_t>(n_out) + kOutUnit - 1) / kOutUnit;
+  pool.parallel_for(n_units, kOutUnitsPerTask, [&](size_t b0, size_t b1) {
+    const size_t o0 = b0 * kOutUnit, o1 = std::min(b1 * kOutUnit, static_cast<size_t>(n_out));
+    for (size_t s = 0; s < segments_.size(); ++s) {
+      const Segment& sg = segments_[s];
+      const size_t rank = static_cast<size_t>(sg.group->weights->rank), n_rows = sg.group->rows.size();
+      if (sg.kernels != nullptr) {
+        sg.kernels->expand(*sg.m, rank, t_.data() + sg.t_offset, out, sg.group->rows.data(), n_rows, o0, o1);
+        continue;
+      }
+      NextRead next;
+      if (s + 1 < segments_.size() && segments_[s + 1].kernels == nullptr)
+        next = q8_b_read(*segments_[s + 1].m, static_cast<size_t>(segments_[s + 1].group->weights->rank), o0, o1);
+      const size_t width = Q8Layout::round_up(rank, 2);
+      for (size_t r0 = 0; r0 < n_rows; r0 += kRowBlock) {
+        const size_t n = std::min(kRowBlock, n_rows - r0);
+        float* y[kRowBlock];
+        float t_scale[kRowBlock];
+        for (size_t r = 0; r < n; ++r) {
+          y[r] = out + static_cast<size_t>(sg.group->rows[r0 + r]) * static_cast<size_t>(n_out);
+          t_scale[r] = tq_scale_[sg.tq_offset + (r0 + r) * width];
+        }
+        q8.expand(*sg.m, rank, tq_.data() + sg.tq_offset + r0 * width, t_scale, y, n, o0, o1, next);
+      }
+    }
   });
 }
 

@@ -22,7 +22,7 @@ const DTypeTraits& dtype_traits(DType t) {
   static const DTypeTraits f32{"F32", 1, 4}, f16{"F16", 1, 2}, bf16{"BF16", 1, 2},
       q4_0{"Q4_0", 32, sizeof(BlockQ4_0)}, q4_1{"Q4_1", 32, sizeof(BlockQ4_1)},
       q8_0{"Q8_0", 32, sizeof(BlockQ8_0)}, q4_k{"Q4_K", 256, sizeof(BlockQ4_K)},
-      q6_k{"Q6_K", 256, sizeof(BlockQ6_K)};
+      q6_k{"Q6_K", 256, sizeof(BlockQ6_K)}, i8{"I8", 1, 1};
   switch (t) {
     case DType::F32: return f32;
     case DType::F16: return f16;
@@ -32,6 +32,7 @@ const DTypeTraits& dtype_traits(DType t) {
     case DType::Q8_0: return q8_0;
     case DType::Q4_K: return q4_k;
     case DType::Q6_K: return q6_k;
+    case DType::I8: return i8;
   }
   return f32;
 }

@@ -11,6 +11,7 @@ namespace ol {
 
 enum class DType : uint32_t {
   F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q8_0 = 8, Q4_K = 12, Q6_K = 14, BF16 = 30,
+  I8 = 24,  // plain int8, scaled by its user (resident q8 adapters); never read from a model file
 };
 
 struct DTypeTraits {

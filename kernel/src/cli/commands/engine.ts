@@ -21,6 +21,7 @@ interface GenerateOptions extends ModelOptions {
   prompt?: string;
   promptsFile?: string;
   adapter: string[];
+  adapterPrecision: "stored" | "q8";
   chat?: boolean;
   maxTokens: number;
   temperature: number;
@@ -65,6 +66,11 @@ function integer(name: string, min: number): (value: string) => number {
     if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
     return n;
   };
+}
+
+function adapterPrecision(value: string): "stored" | "q8" {
+  if (value !== "stored" && value !== "q8") throw new InvalidArgumentError("--adapter-precision must be stored or q8");
+  return value;
 }
 
 function finiteNumber(name: string): (value: string) => number {
@@ -138,7 +144,7 @@ async function generate(options: GenerateOptions, out: EngineCliOutput): Promise
     ? readPromptsFile(options.promptsFile)
     : [{ prompt: options.prompt ?? "", chat: options.chat, adapters: options.adapter }];
   const model = await Model.load(options.model, { threads: options.threads });
-  const engine = new Engine(model, { maxSequences: Math.max(64, lines.length) });
+  const engine = new Engine(model, { maxSequences: Math.max(64, lines.length), adapterPrecision: options.adapterPrecision });
   try {
     const adapterIds = new Map<string, number>();
     const adaptersOf = (line: PromptLine): AdapterWeight[] =>
@@ -200,6 +206,7 @@ export function registerEngine(program: Command, out: EngineCliOutput = process.
     .option("--prompt <text>", "the prompt")
     .option("--prompts-file <file>", 'JSONL, one {"prompt","adapters"?,"chat"?} per line, run concurrently')
     .option("--adapter <dir[:weight]>", "PEFT adapter directory, repeatable (weighted sum)", collect, [])
+    .option("--adapter-precision <p>", "stored (exact) or q8 (int8 rank components: a quarter of the memory traffic)", adapterPrecision, "stored")
     .option("--chat", "wrap the prompt as a user turn in the model's chat template")
     .option("--max-tokens <n>", "tokens to generate at most", integer("--max-tokens", 1), 128)
     .option("--temperature <t>", "0 = greedy", finiteNumber("--temperature"), 0)
