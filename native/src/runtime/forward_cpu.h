@@ -35,6 +35,7 @@ class LoraCpu {
     const LoraGroup* group;
     size_t t_offset;             // into t_
     size_t tq_offset;            // into tq_ (q8 groups)
+    size_t q8_row;               // into tq_scale_ (q8 groups)
     const LoraKernels* kernels;  // null for q8 components (lora_q8_cpu.h)
   };
   bool avx512_;

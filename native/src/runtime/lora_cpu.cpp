@@ -253,17 +253,20 @@ void LoraCpu::apply(const BatchPlan& plan, int layer, LinearKind kind, const flo
   profile::Timer timer(profile::kLora);
   segments_.clear();
   shrink_items_.clear();
-  size_t t_size = 0, tq_size = 0;
+  size_t t_size = 0, tq_size = 0, q8_rows = 0;
   bool any_q8 = false;
   for (const LoraGroup& g : plan.lora_groups) {
     const LoraMatrices& m = g.weights->layers[static_cast<size_t>(layer)][static_cast<size_t>(kind)];
     if (m.empty()) continue;
     const bool q8 = m.dtype == DType::I8;
-    segments_.push_back({&m, &g, t_size, tq_size, q8 ? nullptr : &lora_kernels(m.dtype, avx512_)});
+    segments_.push_back({&m, &g, t_size, tq_size, q8_rows, q8 ? nullptr : &lora_kernels(m.dtype, avx512_)});
     for (size_t row = 0; row < g.rows.size(); row += kRowBlock) shrink_items_.emplace_back(segments_.size() - 1, row);
     const size_t rank = static_cast<size_t>(g.weights->rank);
     t_size += g.rows.size() * rank;
-    if (q8) tq_size += g.rows.size() * Q8Layout::round_up(rank, 2);
+    if (q8) {
+      tq_size += g.rows.size() * Q8Layout::round_up(rank, 2);
+      q8_rows += g.rows.size();
+    }
     any_q8 |= q8;
   }
   if (segments_.empty()) return;
@@ -294,13 +297,12 @@ void LoraCpu::apply(const BatchPlan& plan, int layer, LinearKind kind, const flo
   // The q8 groups' shrunk values as int16, a scale per row.
   if (any_q8) {
     tq_.resize(tq_size);
-    tq_scale_.resize(tq_size);  // indexed by the row's first value; only those entries are used
+    tq_scale_.resize(q8_rows);
     for (const Segment& sg : segments_) {
       if (sg.kernels != nullptr) continue;
       const size_t rank = static_cast<size_t>(sg.group->weights->rank), width = Q8Layout::round_up(rank, 2);
       for (size_t r = 0; r < sg.group->rows.size(); ++r) {
-        const size_t at = sg.tq_offset + r * width;
-        tq_scale_[at] = q8.to_int16(t_.data() + sg.t_offset + r * rank, rank, tq_.data() + at, width);
+        tq_scale_[sg.q8_row + r] = q8.to_int16(t_.data() + sg.t_offset + r * rank, rank, tq_.data() + sg.tq_offset + r * width, width);
       }
     }
   }
@@ -326,7 +328,7 @@ void LoraCpu::apply(const BatchPlan& plan, int layer, LinearKind kind, const flo
         float t_scale[kRowBlock];
         for (size_t r = 0; r < n; ++r) {
           y[r] = out + static_cast<size_t>(sg.group->rows[r0 + r]) * static_cast<size_t>(n_out);
-          t_scale[r] = tq_scale_[sg.tq_offset + (r0 + r) * width];
+          t_scale[r] = tq_scale_[sg.q8_row + r0 + r];
         }
         q8.expand(*sg.m, rank, tq_.data() + sg.tq_offset + r0 * width, t_scale, y, n, o0, o1, next);
       }
