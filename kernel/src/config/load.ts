@@ -3,6 +3,7 @@
 // SNAKE_CASE matches camelCase keys). Everything is validated against the schema; an error names
 // the key (and the environment variable or file it came from).
 import Ajv, { type ErrorObject } from "ajv";
+import { schemaProblem } from "./schema-errors";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
@@ -140,20 +141,10 @@ function applyEnv(target: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<
 }
 
 function describeError(error: ErrorObject, sources: Map<string, string>, file: string | null): string {
-  const keys = error.instancePath.split("/").filter(Boolean).map((part) => part.replace(/~1/g, "/").replace(/~0/g, "~"));
-  let message = error.message ?? "is invalid";
-  if (error.keyword === "additionalProperties") {
-    keys.push(String((error.params as { additionalProperty: string }).additionalProperty));
-    message = "unknown key";
-  } else if (error.keyword === "required") {
-    keys.push(String((error.params as { missingProperty: string }).missingProperty));
-    message = "is required";
-  } else if (error.keyword === "enum") {
-    message = `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map(String).join(", ")}`;
-  }
-  const key = keys.join(".") || "(top level)";
+  const problem = schemaProblem(error);
+  const key = problem.keys.join(".") || "(top level)";
   const source = sources.get(key) ?? (file ? path.basename(file) : "defaults");
-  return `${key} (from ${source}): ${message}`;
+  return `${key} (from ${source}): ${problem.message}`;
 }
 
 /** Reads, merges and validates the configuration; relative paths become absolute. */

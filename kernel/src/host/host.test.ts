@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { transformFileSync } from "@swc/core";
 import * as protoLoader from "@grpc/proto-loader";
@@ -173,8 +173,8 @@ test("reports a bad manifest naming the bad key", async () => {
   await host.start();
   const plugin = host.get("broken")!;
   expect(plugin.state).toBe("failed");
-  expect(plugin.reason).toContain("manifest.command must be array");
-  expect(plugin.reason).toContain("manifest.colour is not a known key");
+  expect(plugin.reason).toContain("manifest.command: must be array");
+  expect(plugin.reason).toContain("manifest.colour: unknown key");
 });
 
 test("restarts a plugin killed with SIGKILL, and calls work again", async () => {
@@ -229,13 +229,13 @@ test("stopping the host leaves no plugin process", async () => {
 test("no plugin survives the host process being killed with SIGKILL", async () => {
   // The host runs in a child node process, compiled from these sources with swc.
   const out = join(ROOT, ".run", `host-test-${process.pid}`);
-  for (const file of ["host", "manifest", "probe"]) {
-    const { code } = transformFileSync(join(__dirname, `${file}.ts`), { jsc: { target: "es2022" }, module: { type: "commonjs" } });
-    mkdirSync(out, { recursive: true });
+  for (const file of ["host/host", "host/manifest", "host/probe", "config/schema-errors"]) {
+    const { code } = transformFileSync(join(__dirname, "..", `${file}.ts`), { jsc: { target: "es2022" }, module: { type: "commonjs" } });
+    mkdirSync(dirname(join(out, file)), { recursive: true });
     writeFileSync(join(out, `${file}.js`), code);
   }
   const script = `
-    const { PluginHost } = require(${JSON.stringify(join(out, "host.js"))});
+    const { PluginHost } = require(${JSON.stringify(join(out, "host", "host.js"))});
     const host = new PluginHost({ pluginDirs: [${JSON.stringify(pluginDir("orphan"))}], logger: { debug() {}, info() {}, warn() {}, error() {} } });
     host.start().then(() => console.log(JSON.stringify(host.list().map((p) => [p.state, p.pid]))));
   `;

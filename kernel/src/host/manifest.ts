@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
+import { schemaProblem } from "../config/schema-errors";
 
 export const MANIFEST_FILE = "plugin.json";
 
@@ -54,19 +55,12 @@ const manifestSchema = {
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
 const validateManifest = ajv.compile(manifestSchema);
 
-/** "key: message" for each ajv error, the key being the JSON path of the offending value. */
+/** "root.key: message" for each ajv error. */
 function describeErrors(errors: ErrorObject[] | null | undefined, root: string): string {
   return (errors ?? [])
     .map((error) => {
-      const path = error.instancePath.replace(/^\//, "").replace(/\//g, ".");
-      const key =
-        error.keyword === "required"
-          ? [path, (error.params as { missingProperty: string }).missingProperty].filter(Boolean).join(".")
-          : error.keyword === "additionalProperties"
-            ? [path, (error.params as { additionalProperty: string }).additionalProperty].filter(Boolean).join(".")
-            : path;
-      const message = error.keyword === "additionalProperties" ? "is not a known key" : error.message ?? "is invalid";
-      return `${root}${key ? `.${key}` : ""} ${message}`;
+      const problem = schemaProblem(error);
+      return `${[root, ...problem.keys].join(".")}: ${problem.message}`;
     })
     .join("; ");
 }
