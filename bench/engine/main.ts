@@ -1,6 +1,6 @@
 // bench/engine: the native engine beside llama.cpp (node-llama-cpp 3.21.1, in a child process),
 // same GGUF, same thread count, measured in this run, printed as ratios.
-//   npm run bench:engine [-- --threads N --out results.json --reps 3 --decode-tokens 128 --gen-tokens 32
+//   npm run bench:engine [-- --threads N --out results.json --reps 5 --decode-tokens 128 --gen-tokens 32
 //                           --adapter-dtype f32|f16|bf16 --adapter-precision stored|q8]
 import * as fs from "fs";
 import * as os from "os";
@@ -31,7 +31,7 @@ const CONCURRENT = 32;
 const GEN_TOKENS = Number(option("--gen-tokens", "32"));
 const DECODE_TOKENS = Number(option("--decode-tokens", "128"));
 const PREFILL_TOKENS = 256;
-const REPS = Number(option("--reps", "3"));
+const REPS = Number(option("--reps", "5"));
 const REGISTERED = 1000;
 const RESIDENT = 64;
 const RANK = 16;
