@@ -391,51 +391,56 @@ TEST(Lora, KernelsMatchDoublePrecisionReference) {
         lora_matrices_to_f32(m, sh.rank, a_values.back().data(), b_values.back().data());
         adapters.push_back(w);
       }
-      BatchPlan plan;
-      plan.rows = 12;
-      plan.lora_groups.resize(4);
-      for (int32_t row = 0; row < 12; ++row) {
-        LoraGroup& g = plan.lora_groups[row < 9 ? 0 : 1];
-        g.rows.push_back(row);
-        g.row_scale.push_back(0.5f + 0.1f * static_cast<float>(row));
-      }
-      plan.lora_groups[2].rows = {3, 10};
-      plan.lora_groups[2].row_scale = {-0.7f, 2.0f};
-      plan.lora_groups[3].rows = {8};
-      plan.lora_groups[3].row_scale = {1.3f};
-      const size_t group_adapter[4] = {0, 1, 2, 1};
-      for (size_t n = 0; n < 4; ++n) plan.lora_groups[n].weights = adapters[group_adapter[n]];
       std::vector<float> x(static_cast<size_t>(12 * sh.in)), y0(static_cast<size_t>(12 * sh.out));
       for (float& v : x) v = normal(rng);
       for (float& v : y0) v = normal(rng);
-      std::vector<double> want(y0.begin(), y0.end());
-      for (size_t n = 0; n < 4; ++n) {
-        const LoraGroup& g = plan.lora_groups[n];
-        const std::vector<float>& av = a_values[group_adapter[n]];
-        const std::vector<float>& bv = b_values[group_adapter[n]];
-        for (size_t i = 0; i < g.rows.size(); ++i) {
-          const float* xr = x.data() + static_cast<size_t>(g.rows[i] * sh.in);
-          std::vector<double> t(static_cast<size_t>(sh.rank));
-          for (int k = 0; k < sh.rank; ++k)
-            for (int64_t j = 0; j < sh.in; ++j) t[static_cast<size_t>(k)] += static_cast<double>(av[static_cast<size_t>(k * sh.in + j)]) * xr[j];
-          for (int64_t o = 0; o < sh.out; ++o)
-            for (int k = 0; k < sh.rank; ++k)
-              want[static_cast<size_t>(g.rows[i] * sh.out + o)] += g.row_scale[i] * t[static_cast<size_t>(k)] * bv[static_cast<size_t>(o * sh.rank + k)];
+      // All four groups (rows in two groups: the expand splits output columns), or the first two
+      // (every row in one group: the expand splits groups).
+      for (size_t n_groups : {4, 2}) {
+        BatchPlan plan;
+        plan.rows = 12;
+        plan.lora_groups.resize(4);
+        for (int32_t row = 0; row < 12; ++row) {
+          LoraGroup& g = plan.lora_groups[row < 9 ? 0 : 1];
+          g.rows.push_back(row);
+          g.row_scale.push_back(0.5f + 0.1f * static_cast<float>(row));
         }
-      }
-      double scale = 0;
-      for (double v : want) scale = std::max(scale, std::fabs(v));
-      // I8 kernels take the shrunk values as int16 (a relative error of ~1e-5).
-      const double tolerance = dtype == DType::I8 ? 1e-4 : 2e-6;
-      for (std::string_view isa : isas) {
-        LoraCpu lora(isa);
-        std::vector<float> y = y0;
-        lora.apply(plan, 0, LinearKind::Up, x.data(), sh.in, y.data(), sh.out, pool);
-        double worst = 0;
-        for (size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::fabs(y[i] - want[i]));
-        const std::string what = std::string(isa) + " " + std::string(dtype_name(dtype)) + " rank " + std::to_string(sh.rank) + " in " +
-                                 std::to_string(sh.in) + " out " + std::to_string(sh.out);
-        EXPECT_LT(worst / scale, tolerance) << what;
+        plan.lora_groups[2].rows = {3, 10};
+        plan.lora_groups[2].row_scale = {-0.7f, 2.0f};
+        plan.lora_groups[3].rows = {8};
+        plan.lora_groups[3].row_scale = {1.3f};
+        const size_t group_adapter[4] = {0, 1, 2, 1};
+        for (size_t n = 0; n < 4; ++n) plan.lora_groups[n].weights = adapters[group_adapter[n]];
+        plan.lora_groups.resize(n_groups);
+        std::vector<double> want(y0.begin(), y0.end());
+        for (size_t n = 0; n < n_groups; ++n) {
+          const LoraGroup& g = plan.lora_groups[n];
+          const std::vector<float>& av = a_values[group_adapter[n]];
+          const std::vector<float>& bv = b_values[group_adapter[n]];
+          for (size_t i = 0; i < g.rows.size(); ++i) {
+            const float* xr = x.data() + static_cast<size_t>(g.rows[i] * sh.in);
+            std::vector<double> t(static_cast<size_t>(sh.rank));
+            for (int k = 0; k < sh.rank; ++k)
+              for (int64_t j = 0; j < sh.in; ++j) t[static_cast<size_t>(k)] += static_cast<double>(av[static_cast<size_t>(k * sh.in + j)]) * xr[j];
+            for (int64_t o = 0; o < sh.out; ++o)
+              for (int k = 0; k < sh.rank; ++k)
+                want[static_cast<size_t>(g.rows[i] * sh.out + o)] += g.row_scale[i] * t[static_cast<size_t>(k)] * bv[static_cast<size_t>(o * sh.rank + k)];
+          }
+        }
+        double scale = 0;
+        for (double v : want) scale = std::max(scale, std::fabs(v));
+        // I8 kernels take the shrunk values as int16 (a relative error of ~1e-5).
+        const double tolerance = dtype == DType::I8 ? 1e-4 : 2e-6;
+        for (std::string_view isa : isas) {
+          LoraCpu lora(isa);
+          std::vector<float> y = y0;
+          lora.apply(plan, 0, LinearKind::Up, x.data(), sh.in, y.data(), sh.out, pool);
+          double worst = 0;
+          for (size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::fabs(y[i] - want[i]));
+          const std::string what = std::string(isa) + " " + std::string(dtype_name(dtype)) + " rank " + std::to_string(sh.rank) + " in " +
+                                   std::to_string(sh.in) + " out " + std::to_string(sh.out) + " groups " + std::to_string(n_groups);
+          EXPECT_LT(worst / scale, tolerance) << what;
+        }
       }
     }
 }

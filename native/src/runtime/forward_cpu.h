@@ -45,6 +45,7 @@ class LoraCpu {
   std::vector<float> tq_scale_;
   std::vector<Segment> segments_;
   std::vector<std::pair<size_t, size_t>> shrink_items_;  // (segment, first row of a block in the group)
+  std::vector<uint8_t> row_seen_;                        // per batch row: in a group already (expand's partition)
 };
 
 }  // namespace ol

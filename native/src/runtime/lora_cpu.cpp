@@ -306,33 +306,49 @@ void LoraCpu::apply(const BatchPlan& plan, int layer, LinearKind kind, const flo
       }
     }
   }
-  // Expand: tasks own disjoint output columns (whole 64-output panels of the q8 layout), so groups
-  // sharing a row (weighted adapter combinations) never write the same element concurrently.
+  // Expand one group's rows into outputs [o0, o1); `then` is the group expanded next by the same
+  // task (its B is prefetched), or none.
+  const auto expand_segment = [&](size_t s, const Segment* then, size_t o0, size_t o1) {
+    const Segment& sg = segments_[s];
+    const size_t rank = static_cast<size_t>(sg.group->weights->rank), n_rows = sg.group->rows.size();
+    if (sg.kernels != nullptr) {
+      sg.kernels->expand(*sg.m, rank, t_.data() + sg.t_offset, out, sg.group->rows.data(), n_rows, o0, o1);
+      return;
+    }
+    NextRead next;
+    if (then != nullptr && then->kernels == nullptr) next = q8_b_read(*then->m, static_cast<size_t>(then->group->weights->rank), o0, o1);
+    const size_t width = Q8Layout::round_up(rank, 2);
+    for (size_t r0 = 0; r0 < n_rows; r0 += kRowBlock) {
+      const size_t n = std::min(kRowBlock, n_rows - r0);
+      float* y[kRowBlock];
+      float t_scale[kRowBlock];
+      for (size_t r = 0; r < n; ++r) {
+        y[r] = out + static_cast<size_t>(sg.group->rows[r0 + r]) * static_cast<size_t>(n_out);
+        t_scale[r] = tq_scale_[sg.q8_row + r0 + r];
+      }
+      q8.expand(*sg.m, rank, tq_.data() + sg.tq_offset + r0 * width, t_scale, y, n, o0, o1, next);
+    }
+  };
+  // Expand. When no row is in two groups (only a weighted mix of adapters puts it in several), tasks
+  // take whole groups, so each reads whole B matrices front to back; otherwise tasks own disjoint
+  // output columns (whole 64-output panels of the q8 layout) and no element is written by two tasks.
+  row_seen_.assign(static_cast<size_t>(plan.rows), 0);
+  bool rows_disjoint = true;
+  for (const Segment& sg : segments_)
+    for (int32_t row : sg.group->rows) {
+      rows_disjoint &= row_seen_[static_cast<size_t>(row)] == 0;
+      row_seen_[static_cast<size_t>(row)] = 1;
+    }
+  if (rows_disjoint) {
+    pool.parallel_for(segments_.size(), 1, [&](size_t s0, size_t s1) {
+      for (size_t s = s0; s < s1; ++s) expand_segment(s, s + 1 < s1 ? &segments_[s + 1] : nullptr, 0, static_cast<size_t>(n_out));
+    });
+    return;
+  }
   const size_t n_units = (static_cast<size_t>(n_out) + kOutUnit - 1) / kOutUnit;
   pool.parallel_for(n_units, kOutUnitsPerTask, [&](size_t b0, size_t b1) {
     const size_t o0 = b0 * kOutUnit, o1 = std::min(b1 * kOutUnit, static_cast<size_t>(n_out));
-    for (size_t s = 0; s < segments_.size(); ++s) {
-      const Segment& sg = segments_[s];
-      const size_t rank = static_cast<size_t>(sg.group->weights->rank), n_rows = sg.group->rows.size();
-      if (sg.kernels != nullptr) {
-        sg.kernels->expand(*sg.m, rank, t_.data() + sg.t_offset, out, sg.group->rows.data(), n_rows, o0, o1);
-        continue;
-      }
-      NextRead next;
-      if (s + 1 < segments_.size() && segments_[s + 1].kernels == nullptr)
-        next = q8_b_read(*segments_[s + 1].m, static_cast<size_t>(segments_[s + 1].group->weights->rank), o0, o1);
-      const size_t width = Q8Layout::round_up(rank, 2);
-      for (size_t r0 = 0; r0 < n_rows; r0 += kRowBlock) {
-        const size_t n = std::min(kRowBlock, n_rows - r0);
-        float* y[kRowBlock];
-        float t_scale[kRowBlock];
-        for (size_t r = 0; r < n; ++r) {
-          y[r] = out + static_cast<size_t>(sg.group->rows[r0 + r]) * static_cast<size_t>(n_out);
-          t_scale[r] = tq_scale_[sg.q8_row + r0 + r];
-        }
-        q8.expand(*sg.m, rank, tq_.data() + sg.tq_offset + r0 * width, t_scale, y, n, o0, o1, next);
-      }
-    }
+    for (size_t s = 0; s < segments_.size(); ++s) expand_segment(s, s + 1 < segments_.size() ? &segments_[s + 1] : nullptr, o0, o1);
   });
 }
 
