@@ -35,6 +35,14 @@ const VecMath& vec_math();
 const VecMath& vec_math_scalar();
 const VecMath* vec_math_avx2();
 const VecMath* vec_math_avx512();
+// The constants of llama.cpp's vectorised exp (ggml_v_expf), shared by every set: x = n ln2 + b with
+// n = round(x / ln2) (via the shift) and ln2 split in two parts; exp(b) by a degree-5 polynomial,
+// c5 b^5 + ... + c1 b + 1 in Estrin form; then 2^n.
+namespace exp_poly {
+inline constexpr float kShift = 0x1.8p23f, kInvLn2 = 0x1.715476p+0f, kLn2Hi = 0x1.62e4p-1f, kLn2Lo = 0x1.7f7d1cp-20f;
+inline constexpr float kC5 = 0x1.0e4020p-7f, kC4 = 0x1.573e2ep-5f, kC3 = 0x1.555e66p-3f, kC2 = 0x1.fffdb6p-2f, kC1 = 0x1.ffffecp-1f;
+}  // namespace exp_poly
+
 // llama.cpp's vectorised exp (its AVX-512 form) for one value: the portable set's building block.
 float exp_lane(float x);
 

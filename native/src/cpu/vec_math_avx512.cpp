@@ -15,18 +15,18 @@
 namespace ol {
 namespace {
 
-// exp(x): x = n ln2 + b with n = round(x / ln2) (via the 1.5 * 2^23 shift) and ln2 split in two
-// constants; exp(b) by a degree-5 polynomial in Estrin form; scalef applies 2^n. Beyond |n| > 192
-// the result saturates to 0 (n < 0) or infinity.
+// exp(x) (vec_math.h's exp_poly); scalef applies 2^n. Beyond |n| > 192 the result saturates to 0
+// (n < 0) or infinity.
 inline __m512 exp16(__m512 x) {
-  const __m512 shift = _mm512_set1_ps(0x1.8p23f);
-  const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), shift);
+  using namespace exp_poly;
+  const __m512 shift = _mm512_set1_ps(kShift);
+  const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(kInvLn2), shift);
   const __m512 n = _mm512_sub_ps(z, shift);
-  const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+  const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), x));
   const __m512 u = _mm512_mul_ps(b, b);
-  const __m512 odd = _mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f));
-  const __m512 even = _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f));
-  const __m512 low = _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f));
+  const __m512 odd = _mm512_fmadd_ps(_mm512_set1_ps(kC5), b, _mm512_set1_ps(kC4));
+  const __m512 even = _mm512_fmadd_ps(_mm512_set1_ps(kC3), b, _mm512_set1_ps(kC2));
+  const __m512 low = _mm512_fmadd_ps(_mm512_set1_ps(kC1), b, _mm512_set1_ps(1.0f));
   const __m512 poly = _mm512_fmadd_ps(_mm512_fmadd_ps(odd, u, even), u, low);
   const __m512 result = _mm512_scalef_ps(poly, n);
   const __mmask16 saturated = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192.0f), _CMP_GT_OQ);
