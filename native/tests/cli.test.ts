@@ -91,18 +91,22 @@ describe("ol engine", () => {
       .map((line) => (JSON.parse(line) as { ids: number[] }).ids);
     expect(mixed).toEqual(viaCli.ids);
     expect(plain).not.toEqual(viaCli.ids);
-    // q8 components: the same as an engine created with adapterPrecision "q8".
+    // --adapter-precision q8 gives what an engine created with adapterPrecision "q8" gives, which
+    // (over 16 tokens of this prompt) differs from the stored adapter's, so a CLI ignoring the flag fails.
     const q8Cli = JSON.parse(
-      await run(["generate", "--model", MODEL, "--prompt", prompt, "--adapter", first, "--adapter-precision", "q8", "--max-tokens", "8", "--json"]),
+      await run(["generate", "--model", MODEL, "--prompt", prompt, "--adapter", first, "--adapter-precision", "q8", "--max-tokens", "16", "--json"]),
     ) as { ids: number[] };
-    const q8Engine = new Engine(model, { adapterPrecision: "q8" });
-    try {
-      const promptIds = model.tokenize(prompt, { addSpecial: true });
-      const q8Api = await q8Engine.generate({ promptIds, maxTokens: 8, adapters: [{ id: q8Engine.registerAdapter(first) }] }).result();
-      expect(q8Cli.ids).toEqual(q8Api.ids);
-    } finally {
-      q8Engine.dispose();
-    }
+    const viaEngine = async (adapterPrecision: "stored" | "q8"): Promise<number[]> => {
+      const other = new Engine(model, { adapterPrecision });
+      try {
+        const promptIds = model.tokenize(prompt, { addSpecial: true });
+        return (await other.generate({ promptIds, maxTokens: 16, adapters: [{ id: other.registerAdapter(first) }] }).result()).ids;
+      } finally {
+        other.dispose();
+      }
+    };
+    expect(q8Cli.ids).toEqual(await viaEngine("q8"));
+    expect(q8Cli.ids).not.toEqual(await viaEngine("stored"));
   });
 
   test("bad input gets a clear error", async () => {
